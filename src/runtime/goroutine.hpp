@@ -1,0 +1,89 @@
+// src/runtime/goroutine.hpp: the goroutine record (Go's g).
+//
+// Life of a goroutine:
+//   go(f) makes a *pending* record on the heap (no stack yet: a million
+//   goroutines that have not started cost no stack memory). The first time a
+//   worker runs it, it takes a warm stack from its pool and moves the record
+//   (and, when small, the closure) to the top of that stack, so that a parked
+//   goroutine costs one page. The heap record is recycled.
+//
+// Invariants:
+//  - status is the only field two threads may touch at once; every other field
+//    belongs to whoever runs the goroutine, or (when it is not running) to the
+//    one code path that holds it: the run queue entry, the waiter queue that
+//    will ready it, the worker switching away from it.
+//  - A goroutine is on at most one run queue, and only when runnable.
+//  - While parking (status::parking or woken) it still runs on its stack;
+//    nobody but the worker that switches away from it may resume it.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "goro/detail/runtime_core.hpp"
+#include "runtime/stack.hpp"
+#include "switch/context.hpp"
+
+namespace goro::detail {
+
+/// What a goroutine waits on; shown in dumps and deadlock reports.
+enum class wait_reason : std::uint8_t {
+  none,
+  chan_receive,
+  chan_send,
+  chan_receive_nil,
+  chan_send_nil,
+  select,
+  select_no_cases,
+  sleep,
+  sync,  // a goro sync primitive (mutex, cond, wait_group, ...)
+  forever,
+};
+const char* to_string(wait_reason r) noexcept;
+
+enum class gstatus : std::uint32_t {
+  pending,   // made by go(), never run, no stack; on a run queue
+  runnable,  // on a run queue (or being handed to a worker)
+  running,   // executing on a worker
+  yielding,  // switching away to be requeued (yield): still on its stack
+  parking,   // committed to park, still on its stack; ready() only marks it woken
+  woken,     // ready() came while parking: the worker switching away requeues it
+  waiting,   // off its stack, parked; ready() requeues it
+  dead,      // returned; the worker switching away frees its stack
+};
+
+/// Saved C++ exception state (__cxa_eh_globals): per OS thread in the ABI, so
+/// it is swapped at every switch, or a goroutine that parks inside a catch
+/// block would rethrow another goroutine's exception.
+struct eh_state {
+  void* caught = nullptr;
+  unsigned int uncaught = 0;
+  int saved_errno = 0;  // errno is per thread too: a goroutine keeps its own across switches
+};
+
+struct goroutine {
+  machine_context context;  // saved registers while not running
+  goroutine* next = nullptr;  // link in the global run queue / free list (owner: that list)
+  std::atomic<gstatus> status{gstatus::pending};
+  wait_reason reason = wait_reason::none;
+  bool main = false;  // run()'s main goroutine
+  std::uint64_t id = 0;
+  stack_slot stack;           // none while pending
+  const closure_ops* ops = nullptr;
+  void* closure = nullptr;    // into inline_closure, or the heap when too big or not nothrow-movable
+  source_location spawn_site;
+  eh_state eh;
+  void* asan_fake_stack = nullptr;
+  void* tsan_fiber = nullptr;
+  std::int64_t wait_since = 0;  // nanotime() at park
+
+  static constexpr std::size_t inline_closure_size = 64;
+  alignas(16) unsigned char inline_closure[inline_closure_size];
+
+  bool closure_inline() const noexcept {
+    return closure == static_cast<const void*>(inline_closure);
+  }
+};
+
+}  // namespace goro::detail

@@ -1,0 +1,145 @@
+// src/runtime/processor.hpp: processors (Go's P), their worker threads, the
+// global scheduler state, and the runtime-internal API the rest of goro uses.
+//
+// goro pairs each processor with one worker thread for life: nothing inside
+// the runtime blocks a worker in a system call (blocking calls go to their own
+// thread pool), so Go's separation of M from P would buy nothing here.
+//
+// Lock order (outer first): channel locks (in address order) → sched.lock →
+// timer heap locks. The global run queue and the idle list are under
+// sched.lock; a processor's local run queue is lock-free.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <pthread.h>
+
+#include "runtime/goroutine.hpp"
+#include "runtime/runtime_mutex.hpp"
+#include "runtime/timers.hpp"
+#include "switch/context.hpp"
+
+namespace goro::detail {
+
+/// Go's runq: a bounded ring the owner pushes at the tail, and the owner and
+/// thieves pop at the head with a CAS; plus the runnext slot, the goroutine
+/// readied by the running one, which runs next.
+struct local_runq {
+  static constexpr std::uint32_t capacity = 256;
+  alignas(64) std::atomic<std::uint32_t> head{0};  // consumers CAS it
+  std::atomic<std::uint32_t> tail{0};              // only the owner stores it
+  std::atomic<goroutine*> runnext{nullptr};
+  std::atomic<goroutine*> slots[capacity] = {};
+
+  std::uint32_t size() const noexcept {
+    return tail.load(std::memory_order_acquire) - head.load(std::memory_order_acquire);
+  }
+  bool empty() const noexcept {
+    return size() == 0 && runnext.load(std::memory_order_acquire) == nullptr;
+  }
+};
+
+/// A processor's cache of free stacks and goroutine records. Touched only by
+/// code running on the processor, but by several fibers there (goroutines and
+/// the worker's own context), so the fields are relaxed atomics: TSan then
+/// sees no race, and the objects themselves carry release/acquire (sanitizers.hpp).
+template <class T, std::uint32_t N>
+struct local_cache {
+  std::atomic<std::uint32_t> count{0};
+  std::atomic<T> items[N] = {};
+};
+
+struct processor {
+  int id = 0;
+  local_runq runq;
+
+  // ---- owned by this processor's worker (relaxed atomics, see local_cache) ----
+  std::atomic<goroutine*> current{nullptr};  // the goroutine running here; null: the worker's own context
+  std::atomic<goroutine*> prev{nullptr};     // the goroutine switched away from; finish_switch settles it
+  std::atomic<std::uint32_t> schedtick{0};
+  std::atomic<std::uint64_t> rng{0};
+  std::atomic<std::uint64_t> id_next{0}, id_end{0};  // a batch of goroutine ids
+  local_cache<char*, 32> stacks;                     // slot bases (no canary slots here)
+  local_cache<goroutine*, 64> records;               // free pending-goroutine records
+
+  // ---- the worker's own context (g0), written once at worker start ----
+  machine_context g0;
+  void* g0_stack_lo = nullptr;
+  std::size_t g0_stack_size = 0;
+  void* g0_fake_stack = nullptr;
+  void* g0_tsan_fiber = nullptr;
+  eh_state* eh_globals = nullptr;  // this thread's __cxa_eh_globals (two leading fields)
+  int* errno_location = nullptr;     // this thread's errno
+  pthread_t thread{};
+
+  // ---- sleeping ----
+  std::atomic<std::uint32_t> wake_word{0};  // futex: the worker sleeps while 0
+  processor* idle_next = nullptr;           // guarded by sched.lock
+  bool idle = false;                        // guarded by sched.lock
+  std::atomic<bool> parked_for_gomaxprocs{false};
+  // Counted in sched.nspinning. Set by the worker itself, or by wakep() on a
+  // worker it took off the idle list (published by the wake_word store).
+  std::atomic<bool> spinning{false};
+
+  timer_heap timers;
+};
+
+constexpr int max_procs = 256;
+
+struct scheduler {
+  std::atomic<processor*> procs[max_procs] = {};
+  std::atomic<int> nprocs{0};     // processors created (ids 0..nprocs-1)
+  std::atomic<int> maxprocs{0};   // processors allowed to run goroutines (ids 0..maxprocs-1)
+
+  runtime_mutex lock;
+  // Guarded by lock:
+  goroutine* global_head = nullptr;
+  goroutine* global_tail = nullptr;
+  processor* idle_head = nullptr;
+  // Read without the lock as hints; written under it (global_size, nidle)
+  // or with RMWs (nspinning). See the wake-up protocol in scheduler.cpp.
+  std::atomic<std::int64_t> global_size{0};
+  std::atomic<int> nidle{0};
+  std::atomic<int> nspinning{0};
+
+  std::atomic<std::int64_t> ngoroutines{0};
+  std::atomic<std::uint64_t> next_id{1};
+  std::atomic<bool> exiting{false};
+};
+
+scheduler& sched() noexcept;
+
+// ---- what the rest of the runtime uses --------------------------------------
+
+/// The processor the calling thread runs, or null on a thread that is not a
+/// worker. Never inlined and re-read after every switch: a goroutine may
+/// resume on another worker, and a cached thread-local address would be stale.
+GORO_NOINLINE processor* current_processor() noexcept;
+/// The running goroutine, or null on a plain thread or a worker's own context.
+GORO_NOINLINE goroutine* current_goroutine() noexcept;
+/// For the fault handler: the running goroutine, read without any call that
+/// is not async-signal-safe.
+goroutine* signal_current_goroutine() noexcept;
+
+/// Makes g runnable (waiting/parking → runnable). Callable from any thread,
+/// with no channel lock held.
+void ready(goroutine* g) noexcept;
+
+/// Marks the running goroutine as about to park. After this, whoever finds
+/// the goroutine in a wait queue may ready() it, even before park() is called.
+void park_prepare(goroutine* g, wait_reason reason) noexcept;
+/// Switches away from the running goroutine until it is readied. Returns at
+/// once if it was readied since park_prepare.
+void park(goroutine* g) noexcept;
+
+/// A cheap per-worker random number (per-thread off the workers).
+std::uint32_t fastrand() noexcept;
+
+/// Makes sure the runtime is running (workers started).
+void runtime_start() noexcept;
+
+/// Wakes one idle worker, if there is one and nobody is spinning.
+void wakep() noexcept;
+
+}  // namespace goro::detail

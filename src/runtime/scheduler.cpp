@@ -1,0 +1,1061 @@
+// src/runtime/scheduler.cpp: goroutines on processors: spawning, switching,
+// parking, readying, work stealing, idle workers, gomaxprocs, process exit.
+//
+// Invariants:
+//  - A goroutine runs on at most one worker at a time. It leaves its stack
+//    only through switch_to(); the worker that switched away from it settles
+//    its state (finish_switch) in the context it switched to, so nobody can
+//    resume a goroutine that is still running on its stack.
+//  - Goroutine status transitions (see gstatus):
+//      pending → running                       first run (materialize)
+//      runnable → running                      resumed by a worker
+//      running → parking → waiting → runnable  park, switch, ready
+//      parking → woken → runnable              ready() raced the switch
+//      running → yielding → runnable           yield
+//      running → dead                          return
+//    ready() does the only transitions a foreign thread makes, by CAS.
+//  - Memory order: a goroutine resuming loads its status with acquire; the
+//    ready()/finish_switch that made it runnable stored or CASed with
+//    release. So whatever its waker wrote (a received value) is visible.
+//  - Wake-up protocol (Go's "delicate dance"): whoever adds work does a
+//    seq_cst store or RMW on the run queue, then reads nidle/nspinning
+//    (seq_cst) in wakep(); a worker going idle increments nidle and drops
+//    nspinning (seq_cst RMWs), then re-reads every run queue. One of the
+//    two always sees the other: no runnable goroutine is left while every
+//    worker sleeps.
+//  - At most maxprocs workers run goroutines; a worker whose processor id is
+//    >= maxprocs hands its queue to the global queue and sleeps.
+#include <cxxabi.h>
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <new>
+#include <thread>
+#include <typeinfo>
+
+#include "runtime/park.hpp"
+#include "runtime/processor.hpp"
+#include "runtime/sanitizers.hpp"
+
+namespace goro::detail {
+
+const char* to_string(wait_reason r) noexcept {
+  switch (r) {
+    case wait_reason::none: return "";
+    case wait_reason::chan_receive: return "chan receive";
+    case wait_reason::chan_send: return "chan send";
+    case wait_reason::chan_receive_nil: return "chan receive (nil chan)";
+    case wait_reason::chan_send_nil: return "chan send (nil chan)";
+    case wait_reason::select: return "select";
+    case wait_reason::select_no_cases: return "select (no cases)";
+    case wait_reason::sleep: return "sleep";
+    case wait_reason::sync: return "sync";
+    case wait_reason::forever: return "forever";
+  }
+  return "?";
+}
+
+namespace {
+
+constinit scheduler g_sched;
+thread_local processor* tls_processor = nullptr;
+
+constexpr std::uint32_t fairness_interval = 61;  // Go's: check the global queue every 61 ticks
+constexpr int steal_rounds = 4;
+
+[[noreturn]] void fatal(const char* msg) noexcept {
+  std::fprintf(stderr, "goro: fatal error: %s\n", msg);
+  std::fflush(stderr);
+  std::abort();
+}
+
+std::uint64_t splitmix(std::uint64_t& s) noexcept {
+  std::uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+template <class T>
+std::uint32_t relaxed_inc(std::atomic<T>& a) noexcept {
+  T v = a.load(std::memory_order_relaxed);
+  a.store(v + 1, std::memory_order_relaxed);
+  return static_cast<std::uint32_t>(v);
+}
+
+// ---- goroutine records and stacks (per-processor caches) ---------------------
+
+template <class T, std::uint32_t N>
+bool cache_pop(local_cache<T, N>& c, T& out) noexcept {
+  std::uint32_t n = c.count.load(std::memory_order_relaxed);
+  if (n == 0) return false;
+  out = c.items[n - 1].load(std::memory_order_relaxed);
+  c.count.store(n - 1, std::memory_order_relaxed);
+  return true;
+}
+template <class T, std::uint32_t N>
+bool cache_push(local_cache<T, N>& c, T v) noexcept {
+  std::uint32_t n = c.count.load(std::memory_order_relaxed);
+  if (n == N) return false;
+  c.items[n].store(v, std::memory_order_relaxed);
+  c.count.store(n + 1, std::memory_order_relaxed);
+  return true;
+}
+
+goroutine* record_alloc(processor* p) {
+  goroutine* g = nullptr;
+  if (p != nullptr && cache_pop(p->records, g)) {
+    san::tsan_acquire(g);
+    return ::new (g) goroutine;
+  }
+  return ::new goroutine;
+}
+
+void record_free(processor* p, goroutine* g) noexcept {
+  g->~goroutine();
+  san::tsan_release(g);
+  if (p != nullptr && cache_push(p->records, g)) return;
+  ::operator delete(g);
+}
+
+stack_slot stack_get(processor* p) {
+  char* base = nullptr;
+  if (cache_pop(p->stacks, base)) {
+    san::tsan_acquire(base);
+    stack_slot s;
+    s.base = base;
+    return s;
+  }
+  return stack_allocate();
+}
+
+void stack_put(processor* p, stack_slot s) noexcept {
+  san::asan_unpoison(s.lo(), static_cast<std::size_t>(s.hi() - s.lo()));
+  if (!s.canary) {
+    san::tsan_release(s.base);
+    if (cache_push(p->stacks, s.base)) return;
+    // Full: hand half of the cache to the global pool, keep the warmest.
+    stack_slot batch[16];
+    std::uint32_t k = 0;
+    char* b = nullptr;
+    while (k < 16 && cache_pop(p->stacks, b)) {
+      batch[k].base = b;
+      ++k;
+    }
+    // The oldest entries are at the bottom; popping takes the newest. Keep
+    // the newest: push them back and free what remains below.
+    stack_free(batch, k);
+    cache_push(p->stacks, s.base);
+    return;
+  }
+  stack_free(&s, 1);
+}
+
+std::uint64_t next_goroutine_id(processor* p) noexcept {
+  if (p == nullptr) return g_sched.next_id.fetch_add(1, std::memory_order_relaxed);
+  std::uint64_t id = p->id_next.load(std::memory_order_relaxed);
+  if (id == p->id_end.load(std::memory_order_relaxed)) {
+    constexpr std::uint64_t batch = 16;
+    id = g_sched.next_id.fetch_add(batch, std::memory_order_relaxed);
+    p->id_end.store(id + batch, std::memory_order_relaxed);
+  }
+  p->id_next.store(id + 1, std::memory_order_relaxed);
+  return id;
+}
+
+// ---- run queues ---------------------------------------------------------------
+
+void global_put_batch(goroutine* head, goroutine* tail, std::int64_t n) noexcept {
+  runtime_lock_guard lock(g_sched.lock);
+  tail->next = nullptr;
+  if (g_sched.global_tail != nullptr) {
+    g_sched.global_tail->next = head;
+  } else {
+    g_sched.global_head = head;
+  }
+  g_sched.global_tail = tail;
+  g_sched.global_size.fetch_add(n, std::memory_order_seq_cst);
+}
+
+void global_put(goroutine* g) noexcept { global_put_batch(g, g, 1); }
+
+// Moves half of a full local queue, plus g, to the global queue. Owner only.
+bool runq_put_slow(processor* p, goroutine* g, std::uint32_t h, std::uint32_t t) noexcept {
+  constexpr std::uint32_t n = local_runq::capacity / 2;
+  goroutine* batch[n + 1];
+  for (std::uint32_t i = 0; i < n; ++i) {
+    batch[i] = p->runq.slots[(h + i) % local_runq::capacity].load(std::memory_order_relaxed);
+  }
+  if (!p->runq.head.compare_exchange_strong(h, h + n, std::memory_order_acq_rel)) return false;
+  (void)t;
+  batch[n] = g;
+  for (std::uint32_t i = 0; i < n; ++i) batch[i]->next = batch[i + 1];
+  global_put_batch(batch[0], batch[n], n + 1);
+  return true;
+}
+
+// Puts g on p's local queue; in runnext when `next`. Owner only (code running on p).
+void runq_put(processor* p, goroutine* g, bool next) noexcept {
+  if (next) {
+    goroutine* old = p->runq.runnext.exchange(g, std::memory_order_seq_cst);
+    if (old == nullptr) return;
+    g = old;  // the displaced one goes to the tail
+  }
+  for (;;) {
+    std::uint32_t h = p->runq.head.load(std::memory_order_acquire);
+    std::uint32_t t = p->runq.tail.load(std::memory_order_relaxed);
+    if (t - h < local_runq::capacity) {
+      p->runq.slots[t % local_runq::capacity].store(g, std::memory_order_relaxed);
+      p->runq.tail.store(t + 1, std::memory_order_seq_cst);
+      return;
+    }
+    if (runq_put_slow(p, g, h, t)) return;
+  }
+}
+
+// Takes the next goroutine from p's local queue. Owner only.
+goroutine* runq_get(processor* p) noexcept {
+  goroutine* next = p->runq.runnext.load(std::memory_order_relaxed);
+  if (next != nullptr &&
+      p->runq.runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
+    return next;
+  }
+  for (;;) {
+    std::uint32_t h = p->runq.head.load(std::memory_order_acquire);
+    // Acquire: the pusher may be another fiber (goroutine) on this worker.
+    std::uint32_t t = p->runq.tail.load(std::memory_order_acquire);
+    if (t == h) return nullptr;
+    goroutine* g = p->runq.slots[h % local_runq::capacity].load(std::memory_order_relaxed);
+    if (p->runq.head.compare_exchange_weak(h, h + 1, std::memory_order_acq_rel)) return g;
+  }
+}
+
+// Steals half of victim's queue into p's; returns one to run. With
+// take_runnext, an otherwise empty victim may give up its runnext, after a
+// short grace period in which its own worker would normally run it.
+goroutine* runq_steal(processor* p, processor* victim, bool take_runnext) noexcept {
+  std::uint32_t t = p->runq.tail.load(std::memory_order_relaxed);
+  for (;;) {
+    std::uint32_t vh = victim->runq.head.load(std::memory_order_acquire);
+    std::uint32_t vt = victim->runq.tail.load(std::memory_order_acquire);
+    std::uint32_t n = vt - vh;
+    n -= n / 2;
+    if (n == 0) {
+      if (!take_runnext) return nullptr;
+      goroutine* next = victim->runq.runnext.load(std::memory_order_acquire);
+      if (next == nullptr) return nullptr;
+      if (victim->current.load(std::memory_order_relaxed) != nullptr) {
+        // Go sleeps 3us here: the victim is about to run it, probably.
+        for (int i = 0; i < 200; ++i) cpu_relax();
+      }
+      if (victim->runq.runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
+        return next;
+      }
+      continue;
+    }
+    if (n > local_runq::capacity / 2) continue;  // read a torn head/tail; retry
+    for (std::uint32_t i = 0; i < n; ++i) {
+      goroutine* g = victim->runq.slots[(vh + i) % local_runq::capacity].load(std::memory_order_relaxed);
+      p->runq.slots[(t + i) % local_runq::capacity].store(g, std::memory_order_relaxed);
+    }
+    if (victim->runq.head.compare_exchange_strong(vh, vh + n, std::memory_order_acq_rel)) {
+      n -= 1;
+      goroutine* g = p->runq.slots[(t + n) % local_runq::capacity].load(std::memory_order_relaxed);
+      if (n != 0) p->runq.tail.store(t + n, std::memory_order_seq_cst);
+      return g;
+    }
+  }
+}
+
+// Takes a batch from the global queue: one to run, some more into p's queue.
+goroutine* global_get(processor* p, std::int64_t max) noexcept {
+  if (g_sched.global_size.load(std::memory_order_relaxed) == 0) return nullptr;
+  runtime_lock_guard lock(g_sched.lock);
+  std::int64_t size = g_sched.global_size.load(std::memory_order_relaxed);
+  if (size == 0) return nullptr;
+  int procs = g_sched.maxprocs.load(std::memory_order_relaxed);
+  std::int64_t n = size / (procs > 0 ? procs : 1) + 1;
+  if (n > size) n = size;
+  if (n > max) n = max;
+  if (n > static_cast<std::int64_t>(local_runq::capacity / 2)) n = local_runq::capacity / 2;
+  g_sched.global_size.fetch_sub(n, std::memory_order_relaxed);
+  goroutine* g = g_sched.global_head;
+  g_sched.global_head = g->next;
+  for (std::int64_t i = 1; i < n; ++i) {
+    goroutine* more = g_sched.global_head;
+    g_sched.global_head = more->next;
+    runq_put(p, more, false);
+  }
+  if (g_sched.global_head == nullptr) g_sched.global_tail = nullptr;
+  return g;
+}
+
+processor* proc(int i) noexcept { return g_sched.procs[i].load(std::memory_order_acquire); }
+
+// ---- switching -------------------------------------------------------------------
+
+// The leading fields of the ABI's __cxa_eh_globals. Several fibers touch
+// them on one thread, so goro reads and writes them (and errno) with relaxed
+// atomic operations: plain moves, but not reported by ThreadSanitizer as
+// races between goroutines that merely share a worker.
+struct eh_globals_layout {
+  void* caught;
+  unsigned int uncaught;
+};
+
+void save_thread_state(processor* p, goroutine* g) noexcept {
+  auto* eh = reinterpret_cast<eh_globals_layout*>(p->eh_globals);
+  g->eh.caught = __atomic_load_n(&eh->caught, __ATOMIC_RELAXED);
+  g->eh.uncaught = __atomic_load_n(&eh->uncaught, __ATOMIC_RELAXED);
+}
+
+void restore_thread_state(processor* p, const eh_state& st) noexcept {
+  auto* eh = reinterpret_cast<eh_globals_layout*>(p->eh_globals);
+  __atomic_store_n(&eh->caught, st.caught, __ATOMIC_RELAXED);
+  __atomic_store_n(&eh->uncaught, st.uncaught, __ATOMIC_RELAXED);
+}
+
+void restore_errno(processor* p, int e) noexcept { __atomic_store_n(p->errno_location, e, __ATOMIC_RELAXED); }
+int read_errno(processor* p) noexcept { return __atomic_load_n(p->errno_location, __ATOMIC_RELAXED); }
+
+[[noreturn]] void goroutine_entry(void* arg) noexcept;
+
+// Gives a pending goroutine its stack: moves the record to the top of a
+// stack from p's pool, and the closure with it when small. Returns the
+// goroutine's new address.
+goroutine* materialize(processor* p, goroutine* rec) {
+  stack_slot s = stack_get(p);
+  auto top = reinterpret_cast<std::uintptr_t>(s.hi());
+  auto at = (top - sizeof(goroutine)) & ~std::uintptr_t{63};
+  auto* g = ::new (reinterpret_cast<void*>(at)) goroutine;
+  g->id = rec->id;
+  g->main = rec->main;
+  g->ops = rec->ops;
+  g->spawn_site = rec->spawn_site;
+  g->tsan_fiber = rec->tsan_fiber;
+  g->stack = s;
+  if (rec->closure_inline()) {
+    g->ops->relocate(g->inline_closure, rec->closure);
+    g->closure = g->inline_closure;
+  } else {
+    g->closure = rec->closure;
+  }
+  g->status.store(gstatus::runnable, std::memory_order_relaxed);
+  context_make(&g->context, s.lo(), g, &goroutine_entry, g);
+  record_free(p, rec);
+  san::tsan_release(g);
+  return g;
+}
+
+// Prepares `next` (a goroutine taken from a queue) to run on p.
+goroutine* prepare_to_run(processor* p, goroutine* next) {
+  // The read is the runtime's, not the goroutine's business (see switch_to).
+  san::tsan_ignore_reads_begin();
+  bool pending = next->status.load(std::memory_order_relaxed) == gstatus::pending;
+  san::tsan_ignore_reads_end();
+  if (pending) next = materialize(p, next);
+  p->current.store(next, std::memory_order_relaxed);
+  return next;
+}
+
+// The stack bounds ASan is told about for a context.
+void* stack_bottom(processor* p, goroutine* g) noexcept { return g ? g->stack.lo() : p->g0_stack_lo; }
+std::size_t stack_size(processor* p, goroutine* g) noexcept {
+  return g ? static_cast<std::size_t>(reinterpret_cast<char*>(g) - g->stack.lo()) : p->g0_stack_size;
+}
+
+void finish_switch(processor* p) noexcept;
+
+// Switches from `from` (a goroutine, or null: p's own context) to `to` (a
+// goroutine already prepared with prepare_to_run, or null: p's own context).
+// Returns when `from` is resumed, possibly on another processor; the caller
+// must re-read current_processor().
+void switch_to(processor* p, goroutine* from, goroutine* to) noexcept {
+  machine_context* from_ctx = &p->g0;
+  void** fake_stack = &p->g0_fake_stack;
+  if (from != nullptr) {
+    from_ctx = &from->context;
+    save_thread_state(p, from);
+    if (from->stack.canary && !from->stack.canary_intact()) {
+      stack_overflow_abort(from->id, from->spawn_site.file, from->spawn_site.line);
+    }
+    fake_stack = from->status.load(std::memory_order_relaxed) == gstatus::dead ? nullptr
+                                                                                : &from->asan_fake_stack;
+  }
+  if (to == nullptr) p->current.store(nullptr, std::memory_order_relaxed);
+  // A dying goroutine's last switch synchronizes with its successor (a
+  // join: what it did before happens-before its stack's reuse); every other
+  // switch carries no synchronization of its own.
+  bool dying = from != nullptr && fake_stack == nullptr;
+  // The switching fiber reads the target's saved state with no
+  // happens-before edge to the target's later life (switches do not
+  // synchronize, on purpose). Those reads are the runtime's business, not a
+  // race: TSan is told to ignore them. TSan charges accesses after the fiber
+  // switch to the target fiber, so everything is read before it.
+  san::tsan_ignore_reads_begin();
+  machine_context* to_ctx = to ? &to->context : &p->g0;
+#if defined(GORO_ASAN)
+  san::asan_start_switch(fake_stack, stack_bottom(p, to), stack_size(p, to));
+#else
+  (void)fake_stack;
+#endif
+  void* to_fiber = to ? to->tsan_fiber : p->g0_tsan_fiber;
+#if !defined(GORO_SWITCH_UCONTEXT)
+  void* to_sp = to_ctx->sp;
+#endif
+  san::tsan_ignore_reads_end();
+  san::tsan_switch_to(to_fiber, !dying);
+#if !defined(GORO_SWITCH_UCONTEXT)
+  goro_context_switch(&from_ctx->sp, to_sp);
+#else
+  context_switch(from_ctx, to_ctx);
+#endif
+}
+
+// First thing a goroutine does when it is resumed (or started): tell ASan,
+// take its exception state back, settle the goroutine switched away from.
+void resume_prologue(goroutine* g) noexcept {
+  san::asan_finish_switch(g->asan_fake_stack);
+  processor* p = current_processor();
+  san::tsan_acquire(p);  // the worker's start-up writes (see worker_main)
+  restore_thread_state(p, g->eh);
+  finish_switch(p);  // may make system calls: errno is restored after it
+  restore_errno(p, g->eh.saved_errno);
+  (void)g->status.load(std::memory_order_acquire);  // pairs with ready()/finish_switch
+  g->status.store(gstatus::running, std::memory_order_relaxed);
+}
+
+bool should_stop(processor* p) noexcept {
+  return g_sched.exiting.load(std::memory_order_relaxed) ||
+         p->id >= g_sched.maxprocs.load(std::memory_order_relaxed);
+}
+
+// The next goroutine p can run without stealing or sleeping, or null.
+goroutine* next_local(processor* p) noexcept {
+  if (should_stop(p)) return nullptr;
+  std::uint32_t tick = relaxed_inc(p->schedtick);
+  if (tick % fairness_interval == 0) {
+    if (goroutine* g = global_get(p, 1)) return g;
+  }
+  std::int64_t due = p->timers.earliest.load(std::memory_order_relaxed);
+  if (due != 0) {
+    std::int64_t now = nanotime();
+    if (due <= now) timer_run_due(p->timers, now);
+  }
+  if (goroutine* g = runq_get(p)) return g;
+  return global_get(p, local_runq::capacity / 2);
+}
+
+// Switches away from the running goroutine g, whose status says why
+// (parking, yielding, dead), to the next local goroutine or to p's context.
+void switch_away(processor* p, goroutine* g) noexcept {
+  g->eh.saved_errno = read_errno(p);  // before next_local's system calls
+  p->prev.store(g, std::memory_order_relaxed);
+  goroutine* next = next_local(p);
+  if (next != nullptr) next = prepare_to_run(p, next);
+  switch_to(p, g, next);
+  resume_prologue(g);
+}
+
+// Settles the goroutine p just switched away from. Runs in the context
+// switched to, on p.
+void finish_switch(processor* p) noexcept {
+  goroutine* prev = p->prev.load(std::memory_order_relaxed);
+  if (prev == nullptr) return;
+  p->prev.store(nullptr, std::memory_order_relaxed);
+  gstatus s = prev->status.load(std::memory_order_acquire);
+  switch (s) {
+    case gstatus::parking: {
+      if (prev->status.compare_exchange_strong(s, gstatus::waiting, std::memory_order_acq_rel,
+                                               std::memory_order_acquire)) {
+        return;
+      }
+      if (s != gstatus::woken) fatal("finish_switch: a parking goroutine changed state unexpectedly");
+      prev->status.store(gstatus::runnable, std::memory_order_release);
+      runq_put(p, prev, true);
+      wakep();
+      return;
+    }
+    case gstatus::woken:
+      prev->status.store(gstatus::runnable, std::memory_order_release);
+      runq_put(p, prev, true);
+      wakep();
+      return;
+    case gstatus::yielding:
+      prev->status.store(gstatus::runnable, std::memory_order_release);
+      runq_put(p, prev, false);
+      wakep();
+      return;
+    case gstatus::dead: {
+      san::tsan_destroy_fiber(prev->tsan_fiber);
+      stack_slot s2 = prev->stack;
+      prev->~goroutine();
+      stack_put(p, s2);
+      return;
+    }
+    default:
+      fatal("finish_switch: unexpected goroutine state");
+  }
+}
+
+[[noreturn]] void report_uncaught(goroutine* g) noexcept {
+  const char* what = "(not a std::exception)";
+  std::string type;
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    what = e.what();
+    if (const std::type_info* t = abi::__cxa_current_exception_type()) {
+      int status = 0;
+      char* name = abi::__cxa_demangle(t->name(), nullptr, nullptr, &status);
+      type = name != nullptr ? name : t->name();
+      std::free(name);
+    }
+  } catch (...) {
+  }
+  std::fprintf(stderr,
+               "goro: panic: uncaught exception in goroutine %llu (started at %s:%u in %s): %s%s%s\n",
+               static_cast<unsigned long long>(g->id), g->spawn_site.file, g->spawn_site.line,
+               g->spawn_site.function, type.empty() ? "" : type.c_str(), type.empty() ? "" : ": ", what);
+  std::fflush(stderr);
+  std::abort();
+}
+
+[[noreturn]] void goroutine_exit(goroutine* g) noexcept {
+  g_sched.ngoroutines.fetch_sub(1, std::memory_order_relaxed);
+  g->status.store(gstatus::dead, std::memory_order_release);
+  processor* p = current_processor();
+  switch_away(p, g);
+  fatal("a dead goroutine was resumed");
+}
+
+void goroutine_entry(void* arg) noexcept {
+  auto* g = static_cast<goroutine*>(arg);
+  san::asan_finish_switch(nullptr);
+  san::tsan_acquire(g);
+  {
+    processor* p = current_processor();
+    san::tsan_acquire(p);
+    restore_thread_state(p, g->eh);
+    finish_switch(p);
+    restore_errno(p, 0);
+    g->status.store(gstatus::running, std::memory_order_relaxed);
+  }
+  try {
+    g->ops->invoke(g->closure);
+  } catch (...) {
+    report_uncaught(g);
+  }
+  g->ops->destroy(g->closure);
+  if (!g->closure_inline()) ::operator delete(g->closure, std::align_val_t{g->ops->align});
+  goroutine_exit(g);
+}
+
+// ---- idle workers ------------------------------------------------------------------
+
+bool any_work() noexcept {
+  if (g_sched.global_size.load(std::memory_order_seq_cst) != 0) return true;
+  int n = g_sched.nprocs.load(std::memory_order_acquire);
+  for (int i = 0; i < n; ++i) {
+    processor* q = proc(i);
+    if (q->runq.tail.load(std::memory_order_seq_cst) != q->runq.head.load(std::memory_order_seq_cst) ||
+        q->runq.runnext.load(std::memory_order_seq_cst) != nullptr) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::int64_t earliest_timer() noexcept {
+  std::int64_t best = 0;
+  int n = g_sched.nprocs.load(std::memory_order_acquire);
+  for (int i = 0; i < n; ++i) {
+    std::int64_t w = proc(i)->timers.earliest.load(std::memory_order_relaxed);
+    if (w != 0 && (best == 0 || w < best)) best = w;
+  }
+  return best;
+}
+
+// Runs the due timers of every processor; true if any fired.
+bool run_all_due_timers() noexcept {
+  std::int64_t now = 0;
+  bool fired = false;
+  int n = g_sched.nprocs.load(std::memory_order_acquire);
+  for (int i = 0; i < n; ++i) {
+    processor* q = proc(i);
+    std::int64_t w = q->timers.earliest.load(std::memory_order_relaxed);
+    if (w == 0) continue;
+    if (now == 0) now = nanotime();
+    if (w <= now && timer_run_due(q->timers, now) > 0) fired = true;
+  }
+  return fired;
+}
+
+void drop_spinning(processor* p) noexcept {
+  if (!p->spinning) return;
+  p->spinning = false;
+  g_sched.nspinning.fetch_sub(1, std::memory_order_seq_cst);
+}
+
+// A spinning worker found work: if it was the last spinner, wake another so
+// that more work finds a worker (Go's resetspinning).
+void found_work(processor* p) noexcept {
+  if (!p->spinning) return;
+  p->spinning = false;
+  if (g_sched.nspinning.fetch_sub(1, std::memory_order_seq_cst) == 1) wakep();
+}
+
+// Removes p from the idle list if it is still on it; true if it was.
+bool leave_idle(processor* p) noexcept {
+  runtime_lock_guard lock(g_sched.lock);
+  if (!p->idle) return false;
+  processor** link = &g_sched.idle_head;
+  while (*link != p) link = &(*link)->idle_next;
+  *link = p->idle_next;
+  p->idle = false;
+  g_sched.nidle.fetch_sub(1, std::memory_order_seq_cst);
+  return true;
+}
+
+[[noreturn]] void freeze() noexcept {
+  // The process is exiting: never run another goroutine on this worker.
+  std::atomic<std::uint32_t> never{0};
+  for (;;) futex_wait(&never, 0);
+}
+
+void stop_for_gomaxprocs(processor* p) noexcept {
+  drop_spinning(p);
+  // Hand everything queued here to the others.
+  while (goroutine* g = runq_get(p)) {
+    global_put(g);
+  }
+  wakep();
+  p->wake_word.store(0, std::memory_order_relaxed);
+  p->parked_for_gomaxprocs.store(true, std::memory_order_release);
+  while (p->id >= g_sched.maxprocs.load(std::memory_order_acquire) &&
+         !g_sched.exiting.load(std::memory_order_acquire)) {
+    futex_wait(&p->wake_word, 0, 100'000'000);
+    p->wake_word.store(0, std::memory_order_relaxed);
+  }
+  p->parked_for_gomaxprocs.store(false, std::memory_order_release);
+}
+
+// Finds a goroutine for p to run, stealing and then sleeping as needed.
+// Runs in p's own context.
+goroutine* find_runnable(processor* p) noexcept {
+  for (;;) {
+    if (g_sched.exiting.load(std::memory_order_acquire)) freeze();
+    if (p->id >= g_sched.maxprocs.load(std::memory_order_acquire)) {
+      stop_for_gomaxprocs(p);
+      continue;
+    }
+    if (goroutine* g = next_local(p)) {
+      found_work(p);
+      return g;
+    }
+    // Steal, if spinning is worth it: at most half the busy processors spin.
+    int procs = g_sched.maxprocs.load(std::memory_order_relaxed);
+    if (!p->spinning &&
+        2 * g_sched.nspinning.load(std::memory_order_relaxed) <
+            procs - g_sched.nidle.load(std::memory_order_relaxed)) {
+      p->spinning = true;
+      g_sched.nspinning.fetch_add(1, std::memory_order_seq_cst);
+    }
+    if (p->spinning) {
+      for (int round = 0; round < steal_rounds; ++round) {
+        if (run_all_due_timers()) {
+          if (goroutine* g = runq_get(p)) {
+            found_work(p);
+            return g;
+          }
+        }
+        std::uint32_t start = fastrand();
+        for (int k = 0; k < procs; ++k) {
+          processor* victim = proc(static_cast<int>((start + k) % procs));
+          if (victim == p || victim == nullptr) continue;
+          if (goroutine* g = runq_steal(p, victim, round == steal_rounds - 1)) {
+            found_work(p);
+            return g;
+          }
+        }
+      }
+    }
+    // Nothing: go idle. Publish idleness, stop spinning, then look again.
+    bool went_idle = false;
+    {
+      runtime_lock_guard lock(g_sched.lock);
+      // With work in the global queue, retry instead (global_get locks again).
+      if (g_sched.global_size.load(std::memory_order_relaxed) == 0) {
+        p->idle = true;
+        p->idle_next = g_sched.idle_head;
+        g_sched.idle_head = p;
+        p->wake_word.store(0, std::memory_order_relaxed);
+        g_sched.nidle.fetch_add(1, std::memory_order_seq_cst);
+        went_idle = true;
+      }
+    }
+    if (!went_idle) continue;
+    bool was_spinning = p->spinning;
+    drop_spinning(p);
+    if (any_work()) {
+      if (leave_idle(p)) {
+        if (was_spinning) {
+          p->spinning = true;
+          g_sched.nspinning.fetch_add(1, std::memory_order_seq_cst);
+        }
+        continue;
+      }
+      // A waker took us off the idle list: it is about to set wake_word.
+    }
+    if (run_all_due_timers()) {
+      if (leave_idle(p)) continue;
+    }
+    std::int64_t timeout = -1;
+    if (std::int64_t when = earliest_timer(); when != 0) {
+      timeout = when - nanotime();
+      if (timeout < 0) timeout = 0;
+    }
+    if (timeout != 0) {
+      while (p->wake_word.load(std::memory_order_acquire) == 0) {
+        futex_wait(&p->wake_word, 0, timeout);
+        if (timeout >= 0) break;
+      }
+    }
+    if (!leave_idle(p)) {
+      // Someone woke us (and may have made us spinning): wait for its signal.
+      while (p->wake_word.load(std::memory_order_acquire) == 0) cpu_relax();
+    }
+  }
+}
+
+[[noreturn]] void worker_main(processor* p) noexcept {
+  tls_processor = p;
+  p->eh_globals = reinterpret_cast<eh_state*>(abi::__cxa_get_globals());
+  p->errno_location = &errno;
+  p->g0_tsan_fiber = san::tsan_current_fiber();
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    void* addr = nullptr;
+    std::size_t size = 0;
+    pthread_attr_getstack(&attr, &addr, &size);
+    pthread_attr_destroy(&attr);
+    p->g0_stack_lo = addr;
+    p->g0_stack_size = size;
+  }
+  stack_install_signal_stack();
+  san::tsan_release(p);  // goroutines resumed here acquire p: they see the fields above
+  for (;;) {
+    goroutine* g = find_runnable(p);
+    g = prepare_to_run(p, g);
+    switch_to(p, nullptr, g);
+    san::asan_finish_switch(p->g0_fake_stack);
+    finish_switch(p);
+  }
+}
+
+void* worker_thread(void* arg) { worker_main(static_cast<processor*>(arg)); }
+
+std::mutex& start_mutex() noexcept {
+  static std::mutex* m = new std::mutex;
+  return *m;
+}
+
+// Creates processors (and their workers) up to n. start_mutex held.
+void grow_procs(int n) {
+  if (n > max_procs) n = max_procs;
+  for (int i = g_sched.nprocs.load(std::memory_order_relaxed); i < n; ++i) {
+    auto* p = new processor;
+    p->id = i;
+    std::uint64_t seed = static_cast<std::uint64_t>(nanotime()) + static_cast<std::uint64_t>(i) * 7919;
+    p->rng.store(splitmix(seed), std::memory_order_relaxed);
+    g_sched.procs[i].store(p, std::memory_order_release);
+    g_sched.nprocs.store(i + 1, std::memory_order_release);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&p->thread, &attr, &worker_thread, p) != 0) fatal("cannot start a worker thread");
+    pthread_attr_destroy(&attr);
+  }
+}
+
+int default_procs() noexcept {
+  for (const char* name : {"GORO_MAXPROCS", "GOMAXPROCS"}) {
+    if (const char* env = std::getenv(name)) {
+      int v = std::atoi(env);
+      if (v > 0) return v < max_procs ? v : max_procs;
+    }
+  }
+  unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : (hw < max_procs ? static_cast<int>(hw) : max_procs);
+}
+
+void on_exit() noexcept {
+  // Like a Go program returning from main: goroutines simply stop. Workers
+  // stop at their next switch; wait a little for the ones running code, so
+  // that static destructors do not run under their feet.
+  g_sched.exiting.store(true, std::memory_order_seq_cst);
+  int n = g_sched.nprocs.load(std::memory_order_acquire);
+  processor* self = tls_processor;
+  for (int i = 0; i < n; ++i) {
+    processor* q = proc(i);
+    q->wake_word.store(1, std::memory_order_release);
+    futex_wake(&q->wake_word, 1);
+  }
+  std::int64_t deadline = nanotime() + 200'000'000;
+  for (int i = 0; i < n; ++i) {
+    processor* q = proc(i);
+    if (q == self) continue;
+    while (q->current.load(std::memory_order_relaxed) != nullptr && nanotime() < deadline) {
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+  }
+  if (g_sched.ngoroutines.load(std::memory_order_relaxed) > 0) stack_register_for_leak_check();
+}
+
+}  // namespace
+
+scheduler& sched() noexcept { return g_sched; }
+
+// A goroutine reads the thread-local of whichever worker it runs on; under
+// TSan that read has no happens-before edge to the worker thread's start
+// (it is how the goroutine finds the worker to synchronize with), so TSan
+// is told to ignore it.
+processor* current_processor() noexcept {
+  san::tsan_ignore_reads_begin();
+  processor* p = tls_processor;
+  san::tsan_ignore_reads_end();
+  asm volatile("" ::: "memory");
+  return p;
+}
+
+goroutine* current_goroutine() noexcept {
+  processor* p = current_processor();
+  return p != nullptr ? p->current.load(std::memory_order_relaxed) : nullptr;
+}
+
+goroutine* signal_current_goroutine() noexcept {
+  processor* p = tls_processor;
+  return p != nullptr ? p->current.load(std::memory_order_relaxed) : nullptr;
+}
+
+std::uint32_t fastrand() noexcept {
+  processor* p = current_processor();
+  if (p != nullptr) {
+    std::uint64_t s = p->rng.load(std::memory_order_relaxed);
+    std::uint64_t r = splitmix(s);
+    p->rng.store(s, std::memory_order_relaxed);
+    return static_cast<std::uint32_t>(r >> 32);
+  }
+  thread_local std::uint64_t state = static_cast<std::uint64_t>(nanotime()) ^
+                                     reinterpret_cast<std::uintptr_t>(&state);
+  return static_cast<std::uint32_t>(splitmix(state) >> 32);
+}
+
+void runtime_start() noexcept {
+  if (g_sched.nprocs.load(std::memory_order_acquire) != 0) [[likely]] return;
+  std::lock_guard lock(start_mutex());
+  if (g_sched.nprocs.load(std::memory_order_relaxed) != 0) return;
+  stack_install_overflow_handler();
+  int n = default_procs();
+  g_sched.maxprocs.store(n, std::memory_order_release);
+  grow_procs(n);
+  std::atexit(&on_exit);
+}
+
+void wakep() noexcept {
+  if (g_sched.nidle.load(std::memory_order_seq_cst) == 0) return;
+  if (g_sched.nspinning.load(std::memory_order_seq_cst) != 0) return;
+  int expected = 0;
+  if (!g_sched.nspinning.compare_exchange_strong(expected, 1, std::memory_order_seq_cst)) return;
+  processor* q = nullptr;
+  {
+    runtime_lock_guard lock(g_sched.lock);
+    int procs = g_sched.maxprocs.load(std::memory_order_relaxed);
+    processor** link = &g_sched.idle_head;
+    while (*link != nullptr && (*link)->id >= procs) link = &(*link)->idle_next;
+    q = *link;
+    if (q != nullptr) {
+      *link = q->idle_next;
+      q->idle = false;
+      g_sched.nidle.fetch_sub(1, std::memory_order_seq_cst);
+    }
+  }
+  if (q == nullptr) {
+    g_sched.nspinning.fetch_sub(1, std::memory_order_seq_cst);
+    return;
+  }
+  q->spinning = true;  // published to q by the release store below
+  q->wake_word.store(1, std::memory_order_release);
+  futex_wake(&q->wake_word, 1);
+}
+
+void ready(goroutine* g) noexcept {
+  gstatus s = g->status.load(std::memory_order_relaxed);
+  for (;;) {
+    if (s == gstatus::parking) {
+      if (g->status.compare_exchange_weak(s, gstatus::woken, std::memory_order_release,
+                                          std::memory_order_relaxed)) {
+        return;  // the worker switching away from it will requeue it
+      }
+    } else if (s == gstatus::waiting) {
+      if (g->status.compare_exchange_weak(s, gstatus::runnable, std::memory_order_release,
+                                          std::memory_order_relaxed)) {
+        break;
+      }
+    } else {
+      fatal("ready() of a goroutine that is not waiting");
+    }
+  }
+  processor* p = current_processor();
+  if (p != nullptr && p->id < g_sched.maxprocs.load(std::memory_order_relaxed)) {
+    runq_put(p, g, true);
+  } else {
+    global_put(g);
+  }
+  wakep();
+}
+
+void park_prepare(goroutine* g, wait_reason reason) noexcept {
+  g->reason = reason;
+  g->status.store(gstatus::parking, std::memory_order_release);
+}
+
+void park(goroutine* g) noexcept {
+  if (g->status.load(std::memory_order_acquire) == gstatus::woken) {
+    g->status.store(gstatus::running, std::memory_order_relaxed);
+    g->reason = wait_reason::none;
+    return;
+  }
+  switch_away(current_processor(), g);
+  g->reason = wait_reason::none;
+}
+
+// ---- runtime_core.hpp ---------------------------------------------------------------
+
+goroutine* goroutine_new(const closure_ops* ops, const source_location& where, void** storage) {
+  runtime_start();
+  processor* p = current_processor();
+  goroutine* g = record_alloc(p);
+  g->ops = ops;
+  g->spawn_site = where;
+  if (ops->relocate != nullptr && ops->size <= goroutine::inline_closure_size && ops->align <= 16) {
+    g->closure = g->inline_closure;
+  } else {
+    try {
+      g->closure = ::operator new(ops->size, std::align_val_t{ops->align});
+    } catch (...) {
+      record_free(p, g);
+      throw;
+    }
+  }
+  *storage = g->closure;
+  return g;
+}
+
+void goroutine_discard(goroutine* g) noexcept {
+  if (!g->closure_inline()) ::operator delete(g->closure, std::align_val_t{g->ops->align});
+  record_free(current_processor(), g);
+}
+
+void goroutine_start(goroutine* g) noexcept {
+  processor* p = current_processor();
+  g->id = next_goroutine_id(p);
+  g->tsan_fiber = san::tsan_create_fiber();
+  g_sched.ngoroutines.fetch_add(1, std::memory_order_relaxed);
+  g->status.store(gstatus::pending, std::memory_order_relaxed);
+  if (p != nullptr && p->id < g_sched.maxprocs.load(std::memory_order_relaxed)) {
+    runq_put(p, g, true);
+  } else {
+    global_put(g);
+  }
+  wakep();
+}
+
+void run_main(void (*fn)(void*), void* arg, const source_location& where) {
+  runtime_start();
+  struct main_closure {
+    void (*fn)(void*);
+    void* arg;
+    thread_parker* done;
+    void operator()() const {
+      fn(arg);
+      done->wake();
+    }
+  };
+  thread_parker& done = this_thread_parker();
+  done.prepare();
+  void* storage = nullptr;
+  using C = closure<main_closure>;
+  goroutine* g = goroutine_new(&C::ops, where, &storage);
+  ::new (storage) C{main_closure{fn, arg, &done}, {}};
+  g->main = true;
+  goroutine_start(g);
+  done.wait();
+}
+
+void yield() noexcept {
+  goroutine* g = current_goroutine();
+  if (g == nullptr) {
+    sched_yield();
+    return;
+  }
+  processor* p = current_processor();
+  if (p->runq.empty() && g_sched.global_size.load(std::memory_order_relaxed) == 0 &&
+      p->timers.earliest.load(std::memory_order_relaxed) == 0 && !should_stop(p)) {
+    return;  // nothing else to run here
+  }
+  g->status.store(gstatus::yielding, std::memory_order_release);
+  switch_away(p, g);
+}
+
+int gomaxprocs(int n) {
+  runtime_start();
+  int old = g_sched.maxprocs.load(std::memory_order_acquire);
+  if (n <= 0 || n == old) return old;
+  if (n > max_procs) n = max_procs;
+  {
+    std::lock_guard lock(start_mutex());
+    grow_procs(n);
+    g_sched.maxprocs.store(n, std::memory_order_seq_cst);
+  }
+  int created = g_sched.nprocs.load(std::memory_order_acquire);
+  for (int i = 0; i < created; ++i) {
+    processor* q = proc(i);
+    q->wake_word.store(1, std::memory_order_release);
+    futex_wake(&q->wake_word, 1);
+  }
+  if (n < old) {
+    // Wait until the processors beyond n have stopped running goroutines.
+    processor* self = current_processor();
+    if (self != nullptr && self->id >= n) goro::detail::yield();  // get off a stopping processor
+    for (int i = n; i < created; ++i) {
+      processor* q = proc(i);
+      while (!q->parked_for_gomaxprocs.load(std::memory_order_acquire) &&
+             !g_sched.exiting.load(std::memory_order_relaxed) &&
+             g_sched.maxprocs.load(std::memory_order_relaxed) <= i) {
+        if (current_goroutine() != nullptr) {
+          goro::detail::yield();
+        } else {
+          std::this_thread::sleep_for(std::chrono::microseconds(20));
+        }
+      }
+    }
+  }
+  return old;
+}
+
+std::int64_t num_goroutine() noexcept { return g_sched.ngoroutines.load(std::memory_order_relaxed); }
+
+std::uint64_t current_goroutine_id() noexcept {
+  goroutine* g = current_goroutine();
+  return g != nullptr ? g->id : 0;
+}
+
+}  // namespace goro::detail

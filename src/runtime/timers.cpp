@@ -1,0 +1,131 @@
+// src/runtime/timers.cpp: see timers.hpp for the invariants.
+#include "runtime/timers.hpp"
+
+#include "runtime/platform.hpp"
+#include "runtime/processor.hpp"
+
+namespace goro::detail {
+namespace {
+
+constexpr std::size_t arity = 4;
+
+// ---- 4-ary min-heap on when; every move keeps node->index current. Heap lock held.
+
+void place(timer_heap& h, std::size_t i, timer_node* n) noexcept {
+  h.nodes[i] = n;
+  n->index = static_cast<std::uint32_t>(i);
+}
+
+void sift_up(timer_heap& h, std::size_t i) noexcept {
+  timer_node* n = h.nodes[i];
+  while (i > 0) {
+    std::size_t parent = (i - 1) / arity;
+    if (h.nodes[parent]->when <= n->when) break;
+    place(h, i, h.nodes[parent]);
+    i = parent;
+  }
+  place(h, i, n);
+}
+
+void sift_down(timer_heap& h, std::size_t i) noexcept {
+  timer_node* n = h.nodes[i];
+  std::size_t size = h.nodes.size();
+  for (;;) {
+    std::size_t first = i * arity + 1;
+    if (first >= size) break;
+    std::size_t best = first;
+    std::size_t last = first + arity < size ? first + arity : size;
+    for (std::size_t c = first + 1; c < last; ++c) {
+      if (h.nodes[c]->when < h.nodes[best]->when) best = c;
+    }
+    if (n->when <= h.nodes[best]->when) break;
+    place(h, i, h.nodes[best]);
+    i = best;
+  }
+  place(h, i, n);
+}
+
+void publish_earliest(timer_heap& h) noexcept {
+  h.earliest.store(h.nodes.empty() ? 0 : h.nodes[0]->when, std::memory_order_relaxed);
+}
+
+void erase_at(timer_heap& h, std::size_t i) noexcept {
+  timer_node* last = h.nodes.back();
+  h.nodes.pop_back();
+  if (i < h.nodes.size()) {
+    place(h, i, last);
+    sift_down(h, i);
+    sift_up(h, last->index);
+  }
+}
+
+}  // namespace
+
+void timer_add(timer_node* node, std::int64_t when) {
+  runtime_start();
+  processor* p = current_processor();
+  if (p == nullptr) p = sched().procs[0].load(std::memory_order_acquire);
+  timer_heap& h = p->timers;
+  if (when <= 0) when = 1;  // 0 means "empty" in heap.earliest
+  bool became_first;
+  {
+    runtime_lock_guard lock(h.lock);
+    node->when = when;
+    node->inflight.store(false, std::memory_order_relaxed);
+    h.nodes.push_back(node);
+    node->index = static_cast<std::uint32_t>(h.nodes.size() - 1);
+    sift_up(h, node->index);
+    node->heap.store(&h, std::memory_order_release);
+    became_first = h.nodes[0] == node;
+    if (became_first) publish_earliest(h);
+  }
+  // An idle worker may be sleeping until a later deadline: let one look again.
+  if (became_first) wakep();
+}
+
+bool timer_remove(timer_node* node) noexcept {
+  for (;;) {
+    timer_heap* h = node->heap.load(std::memory_order_acquire);
+    if (h == nullptr) return false;
+    runtime_lock_guard lock(h->lock);
+    if (node->heap.load(std::memory_order_relaxed) != h) continue;  // moved meanwhile
+    erase_at(*h, node->index);
+    node->heap.store(nullptr, std::memory_order_relaxed);
+    publish_earliest(*h);
+    return true;
+  }
+}
+
+int timer_run_due(timer_heap& h, std::int64_t now) noexcept {
+  int fired = 0;
+  for (;;) {
+    timer_node* n;
+    std::uint64_t seq;
+    {
+      runtime_lock_guard lock(h.lock);
+      if (h.nodes.empty() || h.nodes[0]->when > now) {
+        publish_earliest(h);
+        return fired;
+      }
+      n = h.nodes[0];
+      seq = n->seq;
+      if (n->period > 0) {
+        // Re-arm; ticks missed while nobody ran timers are dropped, as Go's
+        // ticker drops them.
+        n->when += n->period;
+        if (n->when <= now) n->when = now + n->period;
+        sift_down(h, 0);
+      } else {
+        erase_at(h, 0);
+        n->heap.store(nullptr, std::memory_order_relaxed);
+        n->inflight.store(true, std::memory_order_relaxed);
+      }
+      if (n->retain != nullptr) n->retain(n);
+      publish_earliest(h);
+    }
+    n->fire(n, seq);
+    ++fired;
+  }
+}
+
+}  // namespace goro::detail
