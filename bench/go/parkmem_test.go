@@ -1,0 +1,132 @@
+// park_mem: park 100,000 goroutines on a channel receive and report the RSS
+// growth per goroutine.
+//
+// Go keeps dead goroutines (and their stacks, until the next GC) on a free
+// list and reuses them, so a second measurement in the same process would
+// see almost no growth. Each measurement therefore runs in a fresh child
+// process: the benchmark re-executes this test binary with
+// -test.run=^TestParkMemChild$ (and the parent's GOMAXPROCS), and the child
+// does the measurement on itself and prints the result.
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const (
+	parkMemChildEnv = "GORO_BENCH_PARKMEM_CHILD"
+	parkMemPrefix   = "parkmem_bytes_per_goroutine="
+)
+
+// rssBytes returns the resident set size from /proc/self/statm (resident
+// pages × page size).
+func rssBytes() (int64, error) {
+	data, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0, err
+	}
+	fields := strings.Fields(string(data))
+	if len(fields) < 2 {
+		return 0, fmt.Errorf("unexpected /proc/self/statm: %q", data)
+	}
+	pages, err := strconv.ParseInt(fields[1], 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	return pages * int64(os.Getpagesize()), nil
+}
+
+// parkMem parks n goroutines on a receive from one channel and returns the
+// RSS growth divided by n; then it releases them and waits until all exited.
+func parkMem(n int) (float64, error) {
+	runtime.GC()
+	debug.FreeOSMemory()
+	base := runtime.NumGoroutine()
+	before, err := rssBytes()
+	if err != nil {
+		return 0, err
+	}
+
+	release := make(chan struct{})
+	var started, exited sync.WaitGroup
+	started.Add(n)
+	exited.Add(n)
+	for i := 0; i < n; i++ {
+		go func() {
+			started.Done()
+			<-release // parks here
+			exited.Done()
+		}()
+	}
+	started.Wait()
+	// Every goroutine has started and is about to block (or blocked).
+	for runtime.NumGoroutine() < base+n {
+		runtime.Gosched()
+	}
+	for i := 0; i < 10; i++ {
+		runtime.Gosched()
+	}
+	time.Sleep(10 * time.Millisecond)
+
+	after, err := rssBytes()
+	if err != nil {
+		return 0, err
+	}
+	close(release)
+	exited.Wait()
+	return float64(after-before) / float64(n), nil
+}
+
+// TestParkMemChild is the measurement run in the child process; it is
+// skipped unless GORO_BENCH_PARKMEM_CHILD=1.
+func TestParkMemChild(t *testing.T) {
+	if os.Getenv(parkMemChildEnv) != "1" {
+		t.Skip("only run as BenchmarkParkMem's child process")
+	}
+	per, err := parkMem(count(100_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("%s%g\n", parkMemPrefix, per)
+}
+
+func BenchmarkParkMem(b *testing.B) {
+	total := 0.0
+	for i := 0; i < b.N; i++ {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestParkMemChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(),
+			parkMemChildEnv+"=1",
+			fmt.Sprintf("GOMAXPROCS=%d", runtime.GOMAXPROCS(0)))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			b.Fatalf("park_mem child: %v\n%s", err, out)
+		}
+		found := false
+		sc := bufio.NewScanner(bytes.NewReader(out))
+		for sc.Scan() {
+			if line := sc.Text(); strings.HasPrefix(line, parkMemPrefix) {
+				v, err := strconv.ParseFloat(strings.TrimPrefix(line, parkMemPrefix), 64)
+				if err != nil {
+					b.Fatalf("park_mem child: bad output %q", sc.Text())
+				}
+				total += v
+				found = true
+			}
+		}
+		if !found {
+			b.Fatalf("park_mem child printed no result:\n%s", out)
+		}
+	}
+	b.ReportMetric(total/float64(b.N), "bytes/goroutine")
+}
