@@ -16,6 +16,7 @@
 #include <pthread.h>
 
 #include "runtime/goroutine.hpp"
+#include "runtime/records.hpp"
 #include "runtime/runtime_mutex.hpp"
 #include "runtime/timers.hpp"
 #include "switch/context.hpp"
@@ -61,7 +62,7 @@ struct processor {
   std::atomic<std::uint64_t> rng{0};
   std::atomic<std::uint64_t> id_next{0}, id_end{0};  // a batch of goroutine ids
   local_cache<char*, 32> stacks;                     // slot bases (no canary slots here)
-  local_cache<goroutine*, 64> records;               // free pending-goroutine records
+  record_cache records;                              // free pending-goroutine records
 
   // ---- the worker's own context (g0), written once at worker start ----
   machine_context g0;

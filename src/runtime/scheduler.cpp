@@ -42,6 +42,7 @@
 
 #include "runtime/park.hpp"
 #include "runtime/processor.hpp"
+#include "runtime/records.hpp"
 #include "runtime/sanitizers.hpp"
 
 namespace goro::detail {
@@ -107,22 +108,6 @@ bool cache_push(local_cache<T, N>& c, T v) noexcept {
   c.items[n].store(v, std::memory_order_relaxed);
   c.count.store(n + 1, std::memory_order_relaxed);
   return true;
-}
-
-goroutine* record_alloc(processor* p) {
-  goroutine* g = nullptr;
-  if (p != nullptr && cache_pop(p->records, g)) {
-    san::tsan_acquire(g);
-    return ::new (g) goroutine;
-  }
-  return ::new goroutine;
-}
-
-void record_free(processor* p, goroutine* g) noexcept {
-  g->~goroutine();
-  san::tsan_release(g);
-  if (p != nullptr && cache_push(p->records, g)) return;
-  ::operator delete(g);
 }
 
 stack_slot stack_get(processor* p) {
@@ -349,7 +334,7 @@ goroutine* materialize(processor* p, goroutine* rec) {
   }
   g->status.store(gstatus::runnable, std::memory_order_relaxed);
   context_make(&g->context, s.lo(), g, &goroutine_entry, g);
-  record_free(p, rec);
+  record_free(&p->records, rec);
   san::tsan_release(g);
   return g;
 }
@@ -365,11 +350,13 @@ goroutine* prepare_to_run(processor* p, goroutine* next) {
   return next;
 }
 
+#if defined(GORO_ASAN)
 // The stack bounds ASan is told about for a context.
 void* stack_bottom(processor* p, goroutine* g) noexcept { return g ? g->stack.lo() : p->g0_stack_lo; }
 std::size_t stack_size(processor* p, goroutine* g) noexcept {
   return g ? static_cast<std::size_t>(reinterpret_cast<char*>(g) - g->stack.lo()) : p->g0_stack_size;
 }
+#endif
 
 void finish_switch(processor* p) noexcept;
 
@@ -717,6 +704,7 @@ goroutine* find_runnable(processor* p) noexcept {
     if (run_all_due_timers()) {
       if (leave_idle(p)) continue;
     }
+    stack_scavenge();
     std::int64_t timeout = -1;
     if (std::int64_t when = earliest_timer(); when != 0) {
       timeout = when - nanotime();
@@ -942,7 +930,7 @@ void park(goroutine* g) noexcept {
 goroutine* goroutine_new(const closure_ops* ops, const source_location& where, void** storage) {
   runtime_start();
   processor* p = current_processor();
-  goroutine* g = record_alloc(p);
+  goroutine* g = record_alloc(p != nullptr ? &p->records : nullptr);
   g->ops = ops;
   g->spawn_site = where;
   if (ops->relocate != nullptr && ops->size <= goroutine::inline_closure_size && ops->align <= 16) {
@@ -951,7 +939,7 @@ goroutine* goroutine_new(const closure_ops* ops, const source_location& where, v
     try {
       g->closure = ::operator new(ops->size, std::align_val_t{ops->align});
     } catch (...) {
-      record_free(p, g);
+      record_free(p != nullptr ? &p->records : nullptr, g);
       throw;
     }
   }
@@ -961,7 +949,8 @@ goroutine* goroutine_new(const closure_ops* ops, const source_location& where, v
 
 void goroutine_discard(goroutine* g) noexcept {
   if (!g->closure_inline()) ::operator delete(g->closure, std::align_val_t{g->ops->align});
-  record_free(current_processor(), g);
+  processor* p = current_processor();
+  record_free(p != nullptr ? &p->records : nullptr, g);
 }
 
 void goroutine_start(goroutine* g) noexcept {

@@ -2,9 +2,13 @@
 //
 // Invariants:
 //  - The global pool (pool_mutex) owns every slot that is neither on a
-//    processor's cache nor under a goroutine: `warm` keeps at most max_warm
-//    slots with their pages resident; the rest are in `cold`, their pages
-//    released with MADV_DONTNEED (guard markers survive it).
+//    processor's cache nor under a goroutine: `warm` slots keep their pages
+//    resident; `cold` ones had them released with MADV_DONTNEED (guard
+//    markers survive it).
+//  - Scavenging (Go's idea): every scavenge_period, the warm slots that were
+//    not needed during the period (the pool's low-water mark) beyond
+//    keep_warm go cold. A burst's stacks stay warm for the next burst; an
+//    idle program gives its memory back.
 //  - Regions are never unmapped, so a slot address stays valid for the life of
 //    the process (the overflow handler relies on it).
 //  - guarded_count counts slots with an mprotect guard; it never exceeds
@@ -19,10 +23,12 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <vector>
 
 #include "runtime/goroutine.hpp"
+#include "runtime/platform.hpp"
 #include "runtime/processor.hpp"
 #include "runtime/sanitizers.hpp"
 
@@ -36,7 +42,8 @@ namespace {
 constexpr std::uint64_t canary_value = 0x676f726f5354414bull;  // "goroSTAK"
 constexpr std::size_t page = 4096;
 constexpr std::size_t slots_per_region = 1024;
-constexpr std::size_t max_warm = 1024;
+constexpr std::size_t keep_warm = 256;
+constexpr std::int64_t scavenge_period_ns = 500'000'000;
 constexpr std::size_t guarded_limit = 16000;  // 2 mappings each: well under 65530
 
 enum class guard_kind { unknown, madvise, mprotect_then_canary };
@@ -45,8 +52,10 @@ struct stack_globals {
   std::size_t slot_size = 0;
   std::mutex pool_mutex;
   // Guarded by pool_mutex:
-  std::vector<stack_slot> warm;
+  std::deque<stack_slot> warm;  // oldest first
   std::vector<stack_slot> cold;
+  std::size_t low_water = 0;        // fewest warm slots since the last scavenge
+  std::int64_t last_scavenge = 0;
   char* region = nullptr;       // current region being carved
   std::size_t region_used = 0;  // slots carved from it
   std::size_t guarded_count = 0;
@@ -201,6 +210,7 @@ stack_slot stack_allocate() {
     if (!sg.warm.empty()) {
       s = sg.warm.back();
       sg.warm.pop_back();
+      if (sg.warm.size() < sg.low_water) sg.low_water = sg.warm.size();
     } else if (!sg.cold.empty()) {
       s = sg.cold.back();
       sg.cold.pop_back();
@@ -213,6 +223,33 @@ stack_slot stack_allocate() {
   return s;
 }
 
+namespace {
+
+// Takes the slots to release, if a period has passed. pool_mutex held.
+std::vector<stack_slot> take_idle_slots(stack_globals& sg) {
+  std::vector<stack_slot> going_cold;
+  std::int64_t now = nanotime();
+  if (now - sg.last_scavenge < scavenge_period_ns) return going_cold;
+  sg.last_scavenge = now;
+  std::size_t idle = std::min(sg.low_water, sg.warm.size());
+  if (idle > keep_warm) {
+    auto k = static_cast<std::ptrdiff_t>(idle - keep_warm);
+    going_cold.assign(sg.warm.begin(), sg.warm.begin() + k);
+    sg.warm.erase(sg.warm.begin(), sg.warm.begin() + k);
+  }
+  sg.low_water = sg.warm.size();
+  return going_cold;
+}
+
+void release_idle(stack_globals& sg, std::vector<stack_slot>& going_cold) noexcept {
+  if (going_cold.empty()) return;
+  release_memory(sg, going_cold.data(), going_cold.size());
+  std::lock_guard lock(sg.pool_mutex);
+  sg.cold.insert(sg.cold.end(), going_cold.begin(), going_cold.end());
+}
+
+}  // namespace
+
 void stack_free(stack_slot* slots, std::size_t n) noexcept {
   stack_globals& sg = globals();
   std::vector<stack_slot> going_cold;
@@ -222,18 +259,19 @@ void stack_free(stack_slot* slots, std::size_t n) noexcept {
       san::tsan_release(slots[i].base);
       sg.warm.push_back(slots[i]);
     }
-    if (sg.warm.size() > max_warm) {
-      // Release the oldest half: the most recently freed stay warm.
-      std::size_t k = sg.warm.size() - max_warm / 2;
-      going_cold.assign(sg.warm.begin(), sg.warm.begin() + static_cast<std::ptrdiff_t>(k));
-      sg.warm.erase(sg.warm.begin(), sg.warm.begin() + static_cast<std::ptrdiff_t>(k));
-    }
+    going_cold = take_idle_slots(sg);
   }
-  if (!going_cold.empty()) {
-    release_memory(sg, going_cold.data(), going_cold.size());
+  release_idle(sg, going_cold);
+}
+
+void stack_scavenge() noexcept {
+  stack_globals& sg = globals();
+  std::vector<stack_slot> going_cold;
+  {
     std::lock_guard lock(sg.pool_mutex);
-    sg.cold.insert(sg.cold.end(), going_cold.begin(), going_cold.end());
+    going_cold = take_idle_slots(sg);
   }
+  release_idle(sg, going_cold);
 }
 
 void stack_register_for_leak_check() noexcept {

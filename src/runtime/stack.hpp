@@ -42,6 +42,9 @@ stack_slot stack_allocate();
 /// Thread-safe.
 void stack_free(stack_slot* slots, std::size_t n) noexcept;
 
+/// Releases the memory of pooled stacks that went unused for a while.
+/// Cheap when there is nothing to do; idle workers call it.
+void stack_scavenge() noexcept;
 /// Under AddressSanitizer: lets LeakSanitizer see what goroutines still
 /// alive at exit hold (called at exit). A no-op otherwise.
 void stack_register_for_leak_check() noexcept;
