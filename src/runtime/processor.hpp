@@ -75,12 +75,15 @@ struct processor {
   pthread_t thread{};
 
   // ---- sleeping ----
-  std::atomic<std::uint32_t> wake_word{0};  // futex: the worker sleeps while 0
+  // Futex the worker sleeps on while 0: wake_look and wake_spin bits
+  // (scheduler.cpp), set with fetch_or and consumed with exchange(0), so
+  // neither is lost to the other.
+  std::atomic<std::uint32_t> wake_word{0};
   processor* idle_next = nullptr;           // guarded by sched.lock
   bool idle = false;                        // guarded by sched.lock
   std::atomic<bool> parked_for_gomaxprocs{false};
-  // Counted in sched.nspinning. Set by the worker itself, or by wakep() on a
-  // worker it took off the idle list (published by the wake_word store).
+  // Counted in sched.nspinning. Written only by the worker itself (which
+  // adopts the count wakep() made for it when it receives wake_spin).
   std::atomic<bool> spinning{false};
 
   timer_heap timers;

@@ -68,7 +68,11 @@ namespace {
 constinit scheduler g_sched;
 thread_local processor* tls_processor = nullptr;
 
-constexpr std::uint32_t fairness_interval = 61;  // Go's: check the global queue every 61 ticks
+constexpr std::uint32_t fairness_interval = 61;
+
+// Bits of processor::wake_word.
+constexpr std::uint32_t wake_look = 1;  // look again: gomaxprocs changed, the process exits
+constexpr std::uint32_t wake_spin = 2;  // from wakep(): you are counted in nspinning  // Go's: check the global queue every 61 ticks
 constexpr int steal_rounds = 4;
 
 [[noreturn]] void fatal(const char* msg) noexcept {
@@ -624,12 +628,11 @@ void stop_for_gomaxprocs(processor* p) noexcept {
     global_put(g);
   }
   wakep();
-  p->wake_word.store(0, std::memory_order_relaxed);
   p->parked_for_gomaxprocs.store(true, std::memory_order_release);
   while (p->id >= g_sched.maxprocs.load(std::memory_order_acquire) &&
          !g_sched.exiting.load(std::memory_order_acquire)) {
-    futex_wait(&p->wake_word, 0, 100'000'000);
-    p->wake_word.store(0, std::memory_order_relaxed);
+    // Not on the idle list, so no wake_spin token can arrive here.
+    if (p->wake_word.exchange(0, std::memory_order_acq_rel) == 0) futex_wait(&p->wake_word, 0, 100'000'000);
   }
   p->parked_for_gomaxprocs.store(false, std::memory_order_release);
 }
@@ -683,7 +686,6 @@ goroutine* find_runnable(processor* p) noexcept {
         p->idle = true;
         p->idle_next = g_sched.idle_head;
         g_sched.idle_head = p;
-        p->wake_word.store(0, std::memory_order_relaxed);
         g_sched.nidle.fetch_add(1, std::memory_order_seq_cst);
         went_idle = true;
       }
@@ -691,7 +693,8 @@ goroutine* find_runnable(processor* p) noexcept {
     if (!went_idle) continue;
     bool was_spinning = p->spinning;
     drop_spinning(p);
-    if (any_work()) {
+    bool sleep = true;
+    if (any_work() || should_stop(p) || run_all_due_timers()) {
       if (leave_idle(p)) {
         if (was_spinning) {
           p->spinning = true;
@@ -699,27 +702,26 @@ goroutine* find_runnable(processor* p) noexcept {
         }
         continue;
       }
-      // A waker took us off the idle list: it is about to set wake_word.
+      sleep = false;  // wakep() took us off the idle list: its token is coming
     }
-    if (run_all_due_timers()) {
-      if (leave_idle(p)) continue;
-    }
-    stack_scavenge();
-    std::int64_t timeout = -1;
-    if (std::int64_t when = earliest_timer(); when != 0) {
-      timeout = when - nanotime();
-      if (timeout < 0) timeout = 0;
-    }
-    if (timeout != 0) {
-      while (p->wake_word.load(std::memory_order_acquire) == 0) {
+    if (sleep) {
+      stack_scavenge();
+      std::int64_t timeout = -1;
+      if (std::int64_t when = earliest_timer(); when != 0) {
+        timeout = when - nanotime();
+        if (timeout < 0) timeout = 0;
+      }
+      while (timeout != 0 && p->wake_word.load(std::memory_order_acquire) == 0) {
         futex_wait(&p->wake_word, 0, timeout);
-        if (timeout >= 0) break;
+        if (timeout > 0) break;
       }
     }
     if (!leave_idle(p)) {
-      // Someone woke us (and may have made us spinning): wait for its signal.
-      while (p->wake_word.load(std::memory_order_acquire) == 0) cpu_relax();
+      // wakep() took us off the idle list and counted us in nspinning; wait
+      // for the token it sends, so that we adopt it exactly once.
+      while ((p->wake_word.load(std::memory_order_acquire) & wake_spin) == 0) cpu_relax();
     }
+    if (p->wake_word.exchange(0, std::memory_order_acq_rel) & wake_spin) p->spinning = true;
   }
 }
 
@@ -793,7 +795,7 @@ void on_exit() noexcept {
   processor* self = tls_processor;
   for (int i = 0; i < n; ++i) {
     processor* q = proc(i);
-    q->wake_word.store(1, std::memory_order_release);
+    q->wake_word.fetch_or(wake_look, std::memory_order_release);
     futex_wake(&q->wake_word, 1);
   }
   std::int64_t deadline = nanotime() + 200'000'000;
@@ -879,8 +881,7 @@ void wakep() noexcept {
     g_sched.nspinning.fetch_sub(1, std::memory_order_seq_cst);
     return;
   }
-  q->spinning = true;  // published to q by the release store below
-  q->wake_word.store(1, std::memory_order_release);
+  q->wake_word.fetch_or(wake_spin, std::memory_order_release);  // q adopts the nspinning we counted
   futex_wake(&q->wake_word, 1);
 }
 
@@ -1017,7 +1018,7 @@ int gomaxprocs(int n) {
   int created = g_sched.nprocs.load(std::memory_order_acquire);
   for (int i = 0; i < created; ++i) {
     processor* q = proc(i);
-    q->wake_word.store(1, std::memory_order_release);
+    q->wake_word.fetch_or(wake_look, std::memory_order_release);
     futex_wake(&q->wake_word, 1);
   }
   if (n < old) {
