@@ -241,8 +241,13 @@ goroutine* runq_steal(processor* p, processor* victim, bool take_runnext) noexce
       goroutine* next = victim->runq.runnext.load(std::memory_order_acquire);
       if (next == nullptr) return nullptr;
       if (victim->current.load(std::memory_order_relaxed) != nullptr) {
-        // Go sleeps 3us here: the victim is about to run it, probably.
-        for (int i = 0; i < 200; ++i) cpu_relax();
+        // The victim is running a goroutine and will most likely run its
+        // runnext next (ping-pong hands off through runnext all the time).
+        // Go sleeps 3 us here and steals; goro steals only if the victim did
+        // not schedule at all meanwhile, i.e. its goroutine is really busy.
+        std::uint32_t tick = victim->schedtick.load(std::memory_order_relaxed);
+        for (int i = 0; i < 100; ++i) cpu_relax();
+        if (victim->schedtick.load(std::memory_order_relaxed) != tick) return nullptr;
       }
       if (victim->runq.runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
         return next;
@@ -886,17 +891,18 @@ void wakep() noexcept {
 }
 
 void ready(goroutine* g) noexcept {
-  gstatus s = g->status.load(std::memory_order_relaxed);
+  gstatus s = g->status.load(std::memory_order_acquire);
   for (;;) {
+    if (s == gstatus::waiting) {
+      // Off its stack: nobody but us (its one waker) may change its status
+      // now, so a plain store does (and saves a locked instruction).
+      g->status.store(gstatus::runnable, std::memory_order_release);
+      break;
+    }
     if (s == gstatus::parking) {
       if (g->status.compare_exchange_weak(s, gstatus::woken, std::memory_order_release,
                                           std::memory_order_relaxed)) {
         return;  // the worker switching away from it will requeue it
-      }
-    } else if (s == gstatus::waiting) {
-      if (g->status.compare_exchange_weak(s, gstatus::runnable, std::memory_order_release,
-                                          std::memory_order_relaxed)) {
-        break;
       }
     } else {
       fatal("ready() of a goroutine that is not waiting");
