@@ -100,7 +100,7 @@ struct chan_core {
   std::atomic<std::int64_t> refs{1};
   const elem_ops* ops = nullptr;
   std::size_t cap = 0;
-  runtime_mutex lock;
+  runtime_mutex lock{lock_rank::channel};
   std::atomic<std::size_t> count{0};  // written under lock; read without it by size()
   std::size_t recvx = 0;
   std::size_t sendx = 0;

@@ -96,7 +96,7 @@ struct scheduler {
   std::atomic<int> nprocs{0};     // processors created (ids 0..nprocs-1)
   std::atomic<int> maxprocs{0};   // processors allowed to run goroutines (ids 0..maxprocs-1)
 
-  runtime_mutex lock;
+  runtime_mutex lock{lock_rank::sched};
   // Guarded by lock:
   goroutine* global_head = nullptr;
   goroutine* global_tail = nullptr;

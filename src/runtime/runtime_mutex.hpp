@@ -9,6 +9,12 @@
 // States of word_: 0 unlocked; 1 locked, nobody asleep; 2 locked, maybe sleepers.
 // Memory order: lock is an acquire RMW, unlock a release RMW, so a critical
 // section synchronizes-before the next one.
+//
+// Lock order. Every runtime_mutex has a rank; a thread may take a lock only
+// if every lock it holds has a lower rank, or the same rank at a lower
+// address (channel locks, which select takes in address order). Checked in
+// debug builds (a violation aborts naming both locks). No runtime_mutex is
+// ever held across a goroutine switch, so "a thread holds" is well defined.
 #pragma once
 
 #include <atomic>
@@ -18,9 +24,29 @@
 
 namespace goro::detail {
 
+enum class lock_rank : std::uint8_t {
+  timer = 10,    // a timer's own lock (time.cpp): taken first
+  channel = 20,  // channel locks, several at once in address order (select)
+  timer_heap = 30,
+  sched = 40,    // global run queue and idle list
+};
+
+#if !defined(NDEBUG)
+#define GORO_LOCK_RANKS 1
+/// Debug builds: record and check lock acquisition order (runtime_mutex.cpp
+/// is header-only: see lock_order_* in scheduler.cpp).
+void lock_order_acquire(const void* lock, lock_rank rank) noexcept;
+void lock_order_release(const void* lock) noexcept;
+#endif
+
 class runtime_mutex {
  public:
+  explicit constexpr runtime_mutex(lock_rank rank) noexcept : rank_(rank) {}
+
   void lock() noexcept {
+#if defined(GORO_LOCK_RANKS)
+    lock_order_acquire(this, rank_);
+#endif
     std::uint32_t expected = 0;
     if (word_.compare_exchange_strong(expected, 1, std::memory_order_acquire,
                                       std::memory_order_relaxed)) [[likely]] {
@@ -28,12 +54,10 @@ class runtime_mutex {
     }
     lock_slow();
   }
-  bool try_lock() noexcept {
-    std::uint32_t expected = 0;
-    return word_.compare_exchange_strong(expected, 1, std::memory_order_acquire,
-                                         std::memory_order_relaxed);
-  }
   void unlock() noexcept {
+#if defined(GORO_LOCK_RANKS)
+    lock_order_release(this);
+#endif
     if (word_.exchange(0, std::memory_order_release) == 2) [[unlikely]] {
       futex_wake(&word_, 1);
     }
@@ -57,6 +81,7 @@ class runtime_mutex {
   }
 
   std::atomic<std::uint32_t> word_{0};
+  lock_rank rank_;
 };
 
 /// std::lock_guard for runtime_mutex without pulling in <mutex>.

@@ -35,6 +35,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <new>
 #include <thread>
@@ -817,6 +818,48 @@ void on_exit() noexcept {
 }  // namespace
 
 scheduler& sched() noexcept { return g_sched; }
+
+#if defined(GORO_LOCK_RANKS)
+namespace {
+struct held_lock {
+  const void* lock;
+  lock_rank rank;
+};
+struct held_locks {
+  held_lock locks[16];
+  int n = 0;
+};
+GORO_NOINLINE held_locks& this_thread_held_locks() noexcept {
+  thread_local held_locks h;
+  return h;
+}
+}  // namespace
+
+void lock_order_acquire(const void* lock, lock_rank rank) noexcept {
+  held_locks& h = this_thread_held_locks();
+  for (int i = 0; i < h.n; ++i) {
+    const held_lock& l = h.locks[i];
+    if (l.rank > rank || (l.rank == rank && std::less<const void*>()(lock, l.lock)) || l.lock == lock) {
+      std::fprintf(stderr, "goro: fatal error: lock order violation: taking %p (rank %d) while holding %p (rank %d)\n",
+                   lock, static_cast<int>(rank), l.lock, static_cast<int>(l.rank));
+      std::abort();
+    }
+  }
+  if (h.n == 16) fatal("more than 16 runtime locks held");
+  h.locks[h.n++] = {lock, rank};
+}
+
+void lock_order_release(const void* lock) noexcept {
+  held_locks& h = this_thread_held_locks();
+  for (int i = h.n - 1; i >= 0; --i) {
+    if (h.locks[i].lock == lock) {
+      h.locks[i] = h.locks[--h.n];
+      return;
+    }
+  }
+  fatal("unlock of a runtime lock this thread does not hold");
+}
+#endif
 
 // A goroutine reads the thread-local of whichever worker it runs on; under
 // TSan that read has no happens-before edge to the worker thread's start

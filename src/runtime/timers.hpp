@@ -47,7 +47,7 @@ struct timer_node {
 };
 
 struct timer_heap {
-  runtime_mutex lock;
+  runtime_mutex lock{lock_rank::timer_heap};
   std::vector<timer_node*> nodes;  // guarded by lock
   std::atomic<std::int64_t> earliest{0};
 };

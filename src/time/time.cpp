@@ -28,7 +28,7 @@ namespace goro::detail {
 struct timer_core {
   timer_node node;
   std::atomic<std::int64_t> refs{1};
-  runtime_mutex mu;
+  runtime_mutex mu{lock_rank::timer};
   std::uint64_t seq = 1;        // guarded by mu
   chan_core* ch = nullptr;      // channel timers: capacity 1, one counted reference
   std::function<void()> fn;     // after_func timers
