@@ -52,6 +52,8 @@ inline void sleep(std::chrono::nanoseconds d) { detail::sleep_ns(detail::to_ns(d
 /// A single-shot timer (Go's time.Timer). Handles are movable, not copyable.
 class timer {
  public:
+  /// An empty handle (no timer), to assign one to later.
+  timer() noexcept : t_(nullptr) {}
   /// Starts a timer that sends the current time on c() after d.
   explicit timer(std::chrono::nanoseconds d) : t_(detail::timer_new_chan(detail::to_ns(d), 0)) {}
   timer(timer&& o) noexcept : t_(std::exchange(o.t_, nullptr)) {}
@@ -83,6 +85,8 @@ class timer {
 /// receiver misses ticks rather than queueing them. d must be positive.
 class ticker {
  public:
+  /// An empty handle (no ticker), to assign one to later.
+  ticker() noexcept : t_(nullptr) {}
   explicit ticker(std::chrono::nanoseconds d) : t_(detail::timer_new_chan(checked(d), detail::to_ns(d))) {}
   ticker(ticker&& o) noexcept : t_(std::exchange(o.t_, nullptr)) {}
   ticker& operator=(ticker&& o) noexcept {

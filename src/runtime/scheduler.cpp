@@ -629,10 +629,11 @@ bool leave_idle(processor* p) noexcept {
 
 void stop_for_gomaxprocs(processor* p) noexcept {
   drop_spinning(p);
-  // Hand everything queued here to the others.
+  // Hand everything queued here to the others, timers included.
   while (goroutine* g = runq_get(p)) {
     global_put(g);
   }
+  if (p->id != 0) timer_move_all(p->timers, proc(0)->timers);
   wakep();
   p->parked_for_gomaxprocs.store(true, std::memory_order_release);
   while (p->id >= g_sched.maxprocs.load(std::memory_order_acquire) &&

@@ -61,10 +61,26 @@ void erase_at(timer_heap& h, std::size_t i) noexcept {
 
 }  // namespace
 
+namespace {
+
+// Inserts node into h. h's lock held.
+void insert(timer_heap& h, timer_node* node) noexcept {
+  h.nodes.push_back(node);
+  node->index = static_cast<std::uint32_t>(h.nodes.size() - 1);
+  sift_up(h, node->index);
+  node->heap.store(&h, std::memory_order_release);
+}
+
+}  // namespace
+
 void timer_add(timer_node* node, std::int64_t when) {
   runtime_start();
   processor* p = current_processor();
-  if (p == nullptr) p = sched().procs[0].load(std::memory_order_acquire);
+  // A processor beyond gomaxprocs runs no scheduler: its heap would be
+  // checked only by idle workers.
+  if (p == nullptr || p->id >= sched().maxprocs.load(std::memory_order_relaxed)) {
+    p = sched().procs[0].load(std::memory_order_acquire);
+  }
   timer_heap& h = p->timers;
   if (when <= 0) when = 1;  // 0 means "empty" in heap.earliest
   bool became_first;
@@ -72,10 +88,7 @@ void timer_add(timer_node* node, std::int64_t when) {
     runtime_lock_guard lock(h.lock);
     node->when = when;
     node->inflight.store(false, std::memory_order_relaxed);
-    h.nodes.push_back(node);
-    node->index = static_cast<std::uint32_t>(h.nodes.size() - 1);
-    sift_up(h, node->index);
-    node->heap.store(&h, std::memory_order_release);
+    insert(h, node);
     became_first = h.nodes[0] == node;
     if (became_first) publish_earliest(h);
   }
@@ -86,13 +99,50 @@ void timer_add(timer_node* node, std::int64_t when) {
 bool timer_remove(timer_node* node) noexcept {
   for (;;) {
     timer_heap* h = node->heap.load(std::memory_order_acquire);
-    if (h == nullptr) return false;
+    if (h == nullptr) {
+      if (node->moving.load(std::memory_order_acquire)) {
+        cpu_relax();  // timer_move_all() is carrying it to another heap
+        continue;
+      }
+      // Not moving now: unarmed, unless a move finished since we looked.
+      if (node->heap.load(std::memory_order_acquire) == nullptr) return false;
+      continue;
+    }
     runtime_lock_guard lock(h->lock);
     if (node->heap.load(std::memory_order_relaxed) != h) continue;  // moved meanwhile
     erase_at(*h, node->index);
     node->heap.store(nullptr, std::memory_order_relaxed);
     publish_earliest(*h);
     return true;
+  }
+}
+
+void timer_move_all(timer_heap& from, timer_heap& to) noexcept {
+  // One node at a time, never holding both locks: a concurrent
+  // timer_remove() finds the node in one heap or the other (it re-checks
+  // node->heap under the lock it took).
+  for (;;) {
+    timer_node* n;
+    {
+      runtime_lock_guard lock(from.lock);
+      if (from.nodes.empty()) return;
+      n = from.nodes.back();
+      from.nodes.pop_back();
+      // Between the two locks the node is in no heap, but armed: it is not
+      // lost, and a remover spinning on node->heap waits for the move.
+      n->moving.store(true, std::memory_order_relaxed);
+      n->heap.store(nullptr, std::memory_order_release);  // after `moving`: see timer_remove
+      publish_earliest(from);
+    }
+    bool became_first;
+    {
+      runtime_lock_guard lock(to.lock);
+      insert(to, n);
+      n->moving.store(false, std::memory_order_release);
+      became_first = to.nodes[0] == n;
+      if (became_first) publish_earliest(to);
+    }
+    if (became_first) wakep();
   }
 }
 

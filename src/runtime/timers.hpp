@@ -43,6 +43,7 @@ struct timer_node {
   // fire() clears it (under the owner's lock). Lets stop() know a firing is
   // on its way.
   std::atomic<bool> inflight{false};
+  std::atomic<bool> moving{false};  // between two heaps (timer_move_all)
   std::uint32_t index = 0;
 };
 
@@ -57,6 +58,9 @@ struct timer_heap {
 void timer_add(timer_node* node, std::int64_t when);
 /// Disarms node; true if it was in a heap (so it will not fire for that arming).
 bool timer_remove(timer_node* node) noexcept;
+/// Moves every timer of `from` to `to` (a processor stopping for gomaxprocs
+/// hands its timers to processor 0).
+void timer_move_all(timer_heap& from, timer_heap& to) noexcept;
 /// Runs the due timers of heap; returns how many fired.
 int timer_run_due(timer_heap& heap, std::int64_t now) noexcept;
 

@@ -250,3 +250,29 @@ TEST(Exit, ProcessExitsCleanlyWithGoroutinesParkedAndRunning) {
       },
       ::testing::ExitedWithCode(0), "");
 }
+
+// Timers armed on a processor that gomaxprocs then stops must still fire,
+// even while the remaining processor never goes idle (it yields in a loop,
+// so only its own timer heap is looked at).
+TEST(Gomaxprocs, TimersOfAStoppedProcessorStillFire) {
+  goro::run([] {
+    int old = goro::gomaxprocs(2);
+    constexpr int n = 64;
+    std::atomic<int> fired{0};
+    auto armed = goro::make_chan<int>(n);
+    std::vector<goro::timer> timers(n);
+    for (int i = 0; i < n; ++i) {
+      goro::go([&, i, armed] {
+        timers[static_cast<std::size_t>(i)] = goro::after_func(std::chrono::milliseconds(20), [&] { fired.fetch_add(1); });
+        armed.send(i);
+      });
+    }
+    for (int i = 0; i < n; ++i) ASSERT_TRUE(recv_within<int>(armed));
+    goro::gomaxprocs(1);
+    auto deadline = std::chrono::steady_clock::now() + wait_limit;
+    while (fired.load() < n && std::chrono::steady_clock::now() < deadline) goro::yield();
+    EXPECT_EQ(fired.load(), n);
+    for (auto& t : timers) t.stop();
+    goro::gomaxprocs(old);
+  });
+}
