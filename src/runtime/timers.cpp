@@ -161,16 +161,17 @@ int timer_run_due(timer_heap& h, std::int64_t now) noexcept {
       seq = n->seq;
       if (n->period > 0) {
         // Re-arm; ticks missed while nobody ran timers are dropped, as Go's
-        // ticker drops them.
+        // ticker drops them. The heap keeps its reference; fire() gets one.
         n->when += n->period;
         if (n->when <= now) n->when = now + n->period;
         sift_down(h, 0);
+        if (n->retain != nullptr) n->retain(n);
       } else {
+        // Disarmed: the heap's reference passes to fire().
         erase_at(h, 0);
         n->heap.store(nullptr, std::memory_order_relaxed);
         n->inflight.store(true, std::memory_order_relaxed);
       }
-      if (n->retain != nullptr) n->retain(n);
       publish_earliest(h);
     }
     n->fire(n, seq);

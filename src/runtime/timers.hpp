@@ -33,8 +33,12 @@ struct timer_node {
   std::int64_t when = 0;    // nanotime() deadline
   std::int64_t period = 0;  // > 0: re-armed every period after firing
   std::uint64_t seq = 0;    // copied to fire(); owners use it to discard stale firings
-  // Called under the heap lock when the node is taken to fire; null if the
-  // node's owner keeps it alive by other means (a sleeping goroutine's node).
+  // Owners that count references (time.cpp) count one for the heap while
+  // the node is armed. A one-shot node's reference passes to fire() when it
+  // is taken from the heap; a periodic node stays armed, so retain() is
+  // called (under the heap lock) to give fire() its own. Either way fire()
+  // drops one reference. Null when the owner keeps the node alive by other
+  // means (a sleeping goroutine's node).
   void (*retain)(timer_node*) noexcept = nullptr;
   void (*fire)(timer_node*, std::uint64_t seq) noexcept = nullptr;
   void* owner = nullptr;  // for fire() and retain(): the object the node belongs to
