@@ -22,20 +22,24 @@
 
 namespace goro {
 
+/// Starts a goroutine that runs f() on a decayed copy of f. `where` (the
+/// call site, recorded automatically) is shown if the goroutine fails.
+template <class F>
+  requires std::is_invocable_v<std::decay_t<F>&&>
+void go(F&& f, source_location where = source_location::current()) {
+  detail::spawn(where, std::forward<F>(f));
+}
+
 /// Starts a goroutine that runs std::invoke(f, args...) on decayed copies of
 /// f and args, as std::thread does (use std::ref to pass a reference).
-/// Spelled `go(f, args...)`; it is a class only so that it can record where it
-/// was called from (shown when the goroutine fails or is dumped).
-template <class F, class... A>
-struct go {
-  explicit go(F&& f, A&&... a, source_location where = source_location::current()) {
-    static_assert(std::is_invocable_v<std::decay_t<F>, std::decay_t<A>...>,
-                  "goro::go: f is not callable with the given arguments (decayed; use std::ref for references)");
-    detail::spawn(where, std::forward<F>(f), std::forward<A>(a)...);
-  }
-};
-template <class F, class... A>
-go(F&&, A&&...) -> go<F, A...>;
+/// This form cannot record its call site; wrap the call in a lambda
+/// (go([=] { f(args...); })) to have it shown if the goroutine fails.
+template <class F, class A0, class... A>
+  requires std::is_invocable_v<std::decay_t<F>&&, std::decay_t<A0>&&, std::decay_t<A>&&...>
+void go(F&& f, A0&& a0, A&&... a) {
+  detail::spawn(source_location{"(go with arguments)", "", 0}, std::forward<F>(f), std::forward<A0>(a0),
+                std::forward<A>(a)...);
+}
 
 /// Lets other goroutines run; the caller stays runnable (Go's runtime.Gosched).
 /// From a plain thread it yields the thread.

@@ -41,6 +41,7 @@ GORO_API bool timer_stop(timer_core* t);
 GORO_API bool timer_reset(timer_core* t, std::int64_t delay_ns, std::int64_t period_ns);
 GORO_API void timer_retain(timer_core* t) noexcept;
 GORO_API void timer_release(timer_core* t) noexcept;
+GORO_API void timer_drop_handle(timer_core* t) noexcept;  // a timer/ticker handle goes
 
 inline std::int64_t to_ns(std::chrono::nanoseconds d) noexcept { return d.count(); }
 }  // namespace detail
@@ -62,7 +63,7 @@ class timer {
     return *this;
   }
   ~timer() {
-    if (t_ != nullptr) detail::timer_release(t_);
+    if (t_ != nullptr) detail::timer_drop_handle(t_);
   }
 
   /// The channel the time is sent on; the nil channel for after_func timers.
@@ -94,7 +95,7 @@ class ticker {
     return *this;
   }
   ~ticker() {
-    if (t_ != nullptr) detail::timer_release(t_);
+    if (t_ != nullptr) detail::timer_drop_handle(t_);
   }
   recv_chan<time_point> c() const {
     return detail::chan_access::adopt<time_point>(detail::timer_chan(t_));

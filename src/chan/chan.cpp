@@ -173,6 +173,14 @@ std::size_t chan_size(const chan_core* c) noexcept {
   return c == nullptr ? 0 : c->count.load(std::memory_order_relaxed);
 }
 
+std::size_t chan_waiting(chan_core* c, bool senders) noexcept {
+  if (c == nullptr) return 0;
+  runtime_lock_guard lock(c->lock);
+  std::size_t n = 0;
+  for (waiter* w = (senders ? c->sendq : c->recvq).first; w != nullptr; w = w->next) ++n;
+  return n;
+}
+
 std::size_t chan_capacity(const chan_core* c) noexcept { return c == nullptr ? 0 : c->cap; }
 
 }  // namespace goro::detail

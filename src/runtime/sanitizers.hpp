@@ -103,6 +103,8 @@ inline void tsan_switch_to(void* fiber, bool no_sync = true) noexcept {
 #if defined(GORO_TSAN)
 extern "C" void AnnotateIgnoreReadsBegin(const char* file, int line);
 extern "C" void AnnotateIgnoreReadsEnd(const char* file, int line);
+extern "C" void AnnotateIgnoreWritesBegin(const char* file, int line);
+extern "C" void AnnotateIgnoreWritesEnd(const char* file, int line);
 #endif
 /// Reads between these are not recorded by TSan (the current fiber only).
 inline void tsan_ignore_reads_begin() noexcept {
@@ -115,6 +117,25 @@ inline void tsan_ignore_reads_end() noexcept {
   AnnotateIgnoreReadsEnd(__FILE__, __LINE__);
 #endif
 }
+/// Within its scope, the current fiber's reads and writes are not recorded
+/// by TSan (synchronization still is).
+class tsan_ignore_accesses {
+ public:
+  tsan_ignore_accesses() noexcept {
+#if defined(GORO_TSAN)
+    AnnotateIgnoreReadsBegin(__FILE__, __LINE__);
+    AnnotateIgnoreWritesBegin(__FILE__, __LINE__);
+#endif
+  }
+  ~tsan_ignore_accesses() {
+#if defined(GORO_TSAN)
+    AnnotateIgnoreWritesEnd(__FILE__, __LINE__);
+    AnnotateIgnoreReadsEnd(__FILE__, __LINE__);
+#endif
+  }
+  tsan_ignore_accesses(const tsan_ignore_accesses&) = delete;
+  tsan_ignore_accesses& operator=(const tsan_ignore_accesses&) = delete;
+};
 inline void tsan_release(void* addr) noexcept {
 #if defined(GORO_TSAN)
   __tsan_release(addr);

@@ -40,6 +40,7 @@
 #include <new>
 #include <thread>
 #include <typeinfo>
+#include <vector>
 
 #include "runtime/park.hpp"
 #include "runtime/processor.hpp"
@@ -163,6 +164,7 @@ std::uint64_t next_goroutine_id(processor* p) noexcept {
 // ---- run queues ---------------------------------------------------------------
 
 void global_put_batch(goroutine* head, goroutine* tail, std::int64_t n) noexcept {
+  san::tsan_ignore_accesses ignore;  // goroutine links: the runtime's business (see switch_to)
   runtime_lock_guard lock(g_sched.lock);
   tail->next = nullptr;
   if (g_sched.global_tail != nullptr) {
@@ -178,6 +180,7 @@ void global_put(goroutine* g) noexcept { global_put_batch(g, g, 1); }
 
 // Moves half of a full local queue, plus g, to the global queue. Owner only.
 bool runq_put_slow(processor* p, goroutine* g, std::uint32_t h, std::uint32_t t) noexcept {
+  san::tsan_ignore_accesses ignore;  // goroutine links: the runtime's business (see switch_to)
   constexpr std::uint32_t n = local_runq::capacity / 2;
   goroutine* batch[n + 1];
   for (std::uint32_t i = 0; i < n; ++i) {
@@ -272,6 +275,7 @@ goroutine* runq_steal(processor* p, processor* victim, bool take_runnext) noexce
 // Takes a batch from the global queue: one to run, some more into p's queue.
 goroutine* global_get(processor* p, std::int64_t max) noexcept {
   if (g_sched.global_size.load(std::memory_order_relaxed) == 0) return nullptr;
+  san::tsan_ignore_accesses ignore;  // goroutine links: the runtime's business (see switch_to)
   runtime_lock_guard lock(g_sched.lock);
   std::int64_t size = g_sched.global_size.load(std::memory_order_relaxed);
   if (size == 0) return nullptr;
@@ -827,8 +831,7 @@ struct held_lock {
   lock_rank rank;
 };
 struct held_locks {
-  held_lock locks[16];
-  int n = 0;
+  std::vector<held_lock> locks;  // a select holds one lock per channel: no fixed bound
 };
 GORO_NOINLINE held_locks& this_thread_held_locks() noexcept {
   thread_local held_locks h;
@@ -838,23 +841,22 @@ GORO_NOINLINE held_locks& this_thread_held_locks() noexcept {
 
 void lock_order_acquire(const void* lock, lock_rank rank) noexcept {
   held_locks& h = this_thread_held_locks();
-  for (int i = 0; i < h.n; ++i) {
-    const held_lock& l = h.locks[i];
+  for (const held_lock& l : h.locks) {
     if (l.rank > rank || (l.rank == rank && std::less<const void*>()(lock, l.lock)) || l.lock == lock) {
       std::fprintf(stderr, "goro: fatal error: lock order violation: taking %p (rank %d) while holding %p (rank %d)\n",
                    lock, static_cast<int>(rank), l.lock, static_cast<int>(l.rank));
       std::abort();
     }
   }
-  if (h.n == 16) fatal("more than 16 runtime locks held");
-  h.locks[h.n++] = {lock, rank};
+  h.locks.push_back({lock, rank});
 }
 
 void lock_order_release(const void* lock) noexcept {
   held_locks& h = this_thread_held_locks();
-  for (int i = h.n - 1; i >= 0; --i) {
+  for (std::size_t i = h.locks.size(); i-- > 0;) {
     if (h.locks[i].lock == lock) {
-      h.locks[i] = h.locks[--h.n];
+      h.locks[i] = h.locks.back();
+      h.locks.pop_back();
       return;
     }
   }

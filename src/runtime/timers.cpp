@@ -111,7 +111,7 @@ bool timer_remove(timer_node* node) noexcept {
     runtime_lock_guard lock(h->lock);
     if (node->heap.load(std::memory_order_relaxed) != h) continue;  // moved meanwhile
     erase_at(*h, node->index);
-    node->heap.store(nullptr, std::memory_order_relaxed);
+    node->heap.store(nullptr, std::memory_order_release);
     publish_earliest(*h);
     return true;
   }
@@ -167,10 +167,12 @@ int timer_run_due(timer_heap& h, std::int64_t now) noexcept {
         sift_down(h, 0);
         if (n->retain != nullptr) n->retain(n);
       } else {
-        // Disarmed: the heap's reference passes to fire().
+        // Disarmed: the heap's reference passes to fire(). inflight first,
+        // then heap with release: a timer_remove() that sees heap == null
+        // also sees inflight, and everything read above (seq, period).
         erase_at(h, 0);
-        n->heap.store(nullptr, std::memory_order_relaxed);
         n->inflight.store(true, std::memory_order_relaxed);
+        n->heap.store(nullptr, std::memory_order_release);
       }
       publish_earliest(h);
     }

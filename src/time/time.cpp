@@ -12,6 +12,7 @@
 //  - stop and reset drain the channel's buffered value under mu.
 #include <chrono>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <thread>
 
@@ -28,6 +29,9 @@ namespace goro::detail {
 struct timer_core {
   timer_node node;
   std::atomic<std::int64_t> refs{1};
+  // timer/ticker handles (a subset of refs). With no handle and no channel
+  // handle left, nobody can ever receive: the timer stops itself.
+  std::atomic<std::int64_t> handles{1};
   runtime_mutex mu{lock_rank::timer};
   std::uint64_t seq = 1;        // guarded by mu
   chan_core* ch = nullptr;      // channel timers: capacity 1, one counted reference
@@ -56,7 +60,7 @@ void fire_chan(timer_node* n, std::uint64_t seq) noexcept {
     runtime_lock_guard lock(t->mu);
     n->inflight.store(false, std::memory_order_relaxed);
     if (seq == t->seq) {
-      if (t->ch->refs.load(std::memory_order_acquire) > 1) {
+      if (t->handles.load(std::memory_order_acquire) > 0 || t->ch->refs.load(std::memory_order_acquire) > 1) {
         send_time(t->ch);  // a full buffer (a slow receiver) drops the tick
       } else if (n->period > 0) {
         // Nobody can receive any more: the ticker stops itself.
@@ -68,9 +72,18 @@ void fire_chan(timer_node* n, std::uint64_t seq) noexcept {
   timer_release(t);
 }
 
-void fire_func(timer_node* n, std::uint64_t) noexcept {
+void fire_func(timer_node* n, std::uint64_t seq) noexcept {
   timer_core* t = core_of(n);
-  n->inflight.store(false, std::memory_order_relaxed);
+  {
+    runtime_lock_guard lock(t->mu);
+    n->inflight.store(false, std::memory_order_relaxed);
+    if (seq != t->seq) {
+      // stop() or reset() came after the node left the heap and told its
+      // caller this firing would not happen: it does not.
+      timer_release(t);
+      return;
+    }
+  }
   // Like Go, f runs in its own goroutine; it keeps the core (and f) alive.
   timer_retain(t);
   struct run_fn {
@@ -90,11 +103,18 @@ void fire_func(timer_node* n, std::uint64_t) noexcept {
   timer_release(t);
 }
 
+// now + delay, saturated: a delay of nanoseconds::max() means "never".
+std::int64_t deadline_after(std::int64_t delay_ns) noexcept {
+  std::int64_t now = nanotime();
+  if (delay_ns <= 0) return now;
+  return delay_ns > INT64_MAX - now ? INT64_MAX : now + delay_ns;
+}
+
 void arm(timer_core* t, std::int64_t delay_ns, std::int64_t period_ns) {
   t->node.seq = t->seq;
   t->node.period = period_ns;
   timer_retain(t);  // the heap's reference
-  timer_add(&t->node, nanotime() + (delay_ns > 0 ? delay_ns : 0));
+  timer_add(&t->node, deadline_after(delay_ns));
 }
 
 // mu held. Disarms and drains; true if that kept a firing from being seen.
@@ -130,7 +150,7 @@ void sleep_ns(std::int64_t ns) {
     static_cast<parker*>(n->owner)->wake();
   };
   me.prepare(wait_reason::sleep);
-  timer_add(&node, nanotime() + ns);
+  timer_add(&node, deadline_after(ns));
   me.park();
 }
 
@@ -183,6 +203,11 @@ bool timer_reset(timer_core* t, std::int64_t delay_ns, std::int64_t period_ns) {
 }
 
 void timer_retain(timer_core* t) noexcept { t->refs.fetch_add(1, std::memory_order_relaxed); }
+
+void timer_drop_handle(timer_core* t) noexcept {
+  t->handles.fetch_sub(1, std::memory_order_acq_rel);
+  timer_release(t);
+}
 
 void timer_release(timer_core* t) noexcept {
   if (t->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;

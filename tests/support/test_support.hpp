@@ -47,6 +47,16 @@ class event {
   goro::chan<int> ch_ = goro::make_chan<int>();
 };
 
+/// How many goroutines or threads wait to receive from (or send on) ch.
+template <class Chan>
+std::size_t waiting_receivers(const Chan& ch) {
+  return goro::detail::chan_waiting(goro::detail::chan_access::ref(ch).core(), false);
+}
+template <class Chan>
+std::size_t waiting_senders(const Chan& ch) {
+  return goro::detail::chan_waiting(goro::detail::chan_access::ref(ch).core(), true);
+}
+
 /// Waits (bounded) until pred() holds, yielding or sleeping in between.
 template <class Pred>
 bool eventually(Pred pred, std::chrono::nanoseconds limit = wait_limit) {
@@ -56,6 +66,17 @@ bool eventually(Pred pred, std::chrono::nanoseconds limit = wait_limit) {
     goro::sleep(100us);
   }
   return true;
+}
+
+/// Waits (bounded) until at least n receivers (senders) are parked on ch:
+/// how a test makes sure a goroutine has blocked, instead of sleeping.
+template <class Chan>
+bool until_receivers(const Chan& ch, std::size_t n, std::chrono::nanoseconds limit = wait_limit) {
+  return eventually([&] { return waiting_receivers(ch) >= n; }, limit);
+}
+template <class Chan>
+bool until_senders(const Chan& ch, std::size_t n, std::chrono::nanoseconds limit = wait_limit) {
+  return eventually([&] { return waiting_senders(ch) >= n; }, limit);
 }
 
 }  // namespace goro_test

@@ -45,6 +45,9 @@ GORO_API bool chan_try_recv(chan_core* c, void* out, bool* closed);
 /// Throws panic_error on a closed or nil channel.
 GORO_API void chan_close(chan_core* c);
 GORO_API std::size_t chan_size(const chan_core* c) noexcept;
+/// How many goroutines or threads wait in c's receive (or send) queue, select
+/// waiters included. For tests and diagnostics: O(waiters), takes the lock.
+GORO_API std::size_t chan_waiting(chan_core* c, bool senders) noexcept;
 GORO_API std::size_t chan_capacity(const chan_core* c) noexcept;
 
 /// One case of a select, type-erased.

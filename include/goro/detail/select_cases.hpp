@@ -67,8 +67,7 @@ class recv_case {
     if constexpr (std::is_same_v<F, no_handler>) {
       if (dest_ != nullptr) *dest_ = std::move(v);
     } else {
-      if (dest_ != nullptr) *dest_ = v;
-      invoke_recv_handler<T>(fn_, std::move(v));
+      invoke_recv_handler<T>(fn_, std::move(v));  // a handler case has no destination
     }
   }
 
