@@ -31,13 +31,14 @@ static void BM_SelectProdCons(benchmark::State& state) {
       auto myclose = goro::make_chan<bool>();
       for (int p = 0; p < procs; ++p) {
         goro::go([&, c, myc, myclose] {
-          volatile int foo = 0;
+          int foo = 0;
           auto mytimer = goro::after(1h);
           while (batches.fetch_sub(1) > 0) {
             for (int g = 0; g < calls_per_sched; ++g) {
               for (int i = 0; i < 100; ++i) {
                 foo = foo * 2;
                 foo = foo / 2;
+                asm volatile("" : "+r"(foo));  // kept, in a register, as Go's compiler keeps it
               }
               goro::select(myc.on_send(1), mytimer.on_recv(), myclose.on_recv());
             }
@@ -46,13 +47,14 @@ static void BM_SelectProdCons(benchmark::State& state) {
           c.send(foo == 42);
         });
         goro::go([c, myc, myclose] {
-          volatile int foo = 0;
+          int foo = 0;
           auto mytimer = goro::after(1h);
           for (bool stop = false; !stop;) {
             goro::select(myc.on_recv([&](int v) { stop = v == 0; }), mytimer.on_recv(), myclose.on_recv());
             for (int i = 0; i < 100; ++i) {
               foo = foo * 2;
               foo = foo / 2;
+              asm volatile("" : "+r"(foo));
             }
           }
           c.send(foo == 42);
