@@ -4,8 +4,9 @@
 // wait is bounded (a broken library fails a test, it does not hang it); every
 // goroutine a test starts returns before the test ends (the leak check in
 // test_main.cpp). Sleeps only give something that must NOT happen a chance to
-// happen, or give a goroutine that announced it is about to block a chance to
-// park (a too-short sleep can only make such a test fail, never pass wrongly).
+// happen. A test that needs a goroutine or thread to have blocked on a
+// channel waits (bounded) until it is in the channel's queue
+// (goro_test::until_receivers / until_senders), never sleeps for it.
 //
 // Tests that port a test of Go's runtime/chan_test.go say which.
 #include <algorithm>
@@ -319,24 +320,32 @@ TEST(Chan, SendHappensBeforeReceiveReturns) {
 
 // An unbuffered receive completes before the matching send returns (Go's
 // memory model: "A receive from an unbuffered channel is synchronized before
-// the completion of the corresponding send on that channel").
+// the completion of the corresponding send on that channel"). Both orders:
+// the receiver parked first, and the sender parked first.
 TEST(Chan, UnbufferedRecvHappensBeforeSendCompletes) {
   goro::run([] {
-    auto ch = goro::make_chan<int>();
-    auto done = goro::make_chan<int>(1);
-    auto data = std::make_shared<int>(0);
-    auto seen = std::make_shared<int>(-1);
-    goro::go([ch, done, data] {
-      *data = 42;  // written before the receive...
-      auto v = ch.recv();
-      (void)v;
-      done.send(1);
-    });
-    goro::sleep(2ms);  // usually the receiver parks first; either order must work
-    ASSERT_EQ(goro::select(ch.on_send(1), goro::after(wait_limit).on_recv()), 0u);
-    *seen = *data;  // ...so visible once the send has completed
-    EXPECT_EQ(*seen, 42);
-    EXPECT_TRUE(wait_for(done, 1));
+    for (bool receiver_first : {true, false}) {
+      auto ch = goro::make_chan<int>();
+      auto done = goro::make_chan<int>(1);
+      auto data = std::make_shared<int>(0);
+      auto seen = std::make_shared<int>(-1);
+      goro::go([ch, done, data, receiver_first] {
+        *data = 42;  // written before the receive...
+        // Sender first: receive only once the sender has parked in its select.
+        if (!receiver_first && !goro_test::until_senders(ch, 1)) {
+          done.send(0);
+          return;
+        }
+        auto v = ch.recv();
+        (void)v;
+        done.send(1);
+      });
+      if (receiver_first) ASSERT_TRUE(goro_test::until_receivers(ch, 1));
+      ASSERT_EQ(goro::select(ch.on_send(1), goro::after(wait_limit).on_recv()), 0u);
+      *seen = *data;  // ...so visible once the send has completed
+      EXPECT_EQ(*seen, 42) << (receiver_first ? "receiver" : "sender") << " parked first";
+      EXPECT_EQ(recv_for(done), 1) << "the sender never parked";
+    }
   });
 }
 
@@ -351,8 +360,8 @@ TEST(Chan, WaitingReceiverTakesValueStraightFromSender) {
       got.send(v.value_or(-1));
     });
     ASSERT_TRUE(recv_for(about));
-    goro::sleep(10ms);  // a chance for the receiver to park in recv
-    ch.send(42);        // room in the buffer: does not block either way
+    ASSERT_TRUE(goro_test::until_receivers(ch, 1));  // the receiver has parked in recv
+    ch.send(42);  // room in the buffer: does not block either way
     EXPECT_EQ(ch.size(), 0u) << "the value went through the buffer instead of to the waiting receiver";
     EXPECT_EQ(recv_for(got), 42);
   });
@@ -560,7 +569,7 @@ TEST(Chan, SenderBlockedAtCloseGetsClosedChannelError) {
         });
       }
       ASSERT_TRUE(wait_for(about, senders));
-      goro::sleep(10ms);  // a chance for the senders to park (if not, send on closed throws too)
+      ASSERT_TRUE(goro_test::until_senders(ch, senders));  // all of them blocked in send
       ch.close();
       for (int i = 0; i < senders; ++i) EXPECT_EQ(recv_for(result), std::string("closed_channel_error"));
       if (cap == 1) EXPECT_EQ(recv_for(ch), 100) << "the buffered value survives the close";
@@ -586,7 +595,7 @@ TEST(Chan, AllReceiversBlockedAtCloseWakeWithEmpty) {
         });
       }
       ASSERT_TRUE(wait_for(about, receivers));
-      goro::sleep(10ms);  // a chance to park
+      ASSERT_TRUE(goro_test::until_receivers(ch, receivers));  // all of them blocked in recv
       ch.close();
       for (int i = 0; i < receivers; ++i) EXPECT_EQ(recv_for(result), 1) << "cap " << cap;
     }
@@ -610,7 +619,7 @@ TEST(Chan, BlockedReceiversAreServedInArrivalOrder) {
         });
         // Receiver i must be queued before receiver i+1 starts.
         ASSERT_EQ(recv_for(about), i);
-        goro::sleep(10ms);  // a chance to park
+        ASSERT_TRUE(goro_test::until_receivers(ch, static_cast<std::size_t>(i) + 1));
       }
       for (int v = 0; v < receivers; ++v) ASSERT_TRUE(send_within(ch, v));
       std::vector<int> value_of(receivers, -2);
@@ -641,8 +650,9 @@ TEST(Chan, BlockedSendersAreServedInArrivalOrder) {
           ch.send(i);
           done.send(1);
         });
+        // Sender i must be queued before sender i+1 starts.
         ASSERT_EQ(recv_for(about), i);
-        goro::sleep(10ms);  // a chance to park
+        ASSERT_TRUE(goro_test::until_senders(ch, static_cast<std::size_t>(i) + 1));
       }
       for (std::size_t k = 0; k < cap; ++k) EXPECT_EQ(recv_for(ch), 100 + static_cast<int>(k));
       for (int i = 0; i < senders; ++i) EXPECT_EQ(recv_for(ch), i) << "cap " << cap;
@@ -845,7 +855,7 @@ TEST(Chan, EveryValueNotReceivedIsDestroyedWithTheLastHandle) {
         ASSERT_TRUE(v);
         EXPECT_EQ(v->value, 1);
       }
-      goro::sleep(5ms);
+      EXPECT_TRUE(goro_test::until_senders(ch, 1));  // blocked in the second send
       ch.close();
       EXPECT_TRUE(wait_for(done, 1));
       tracked t(3);
@@ -953,7 +963,8 @@ TEST(Chan, ThreadBlockedInRecvIsWokenByGoroutineSend) {
       got.send(v.value_or(-1));
     });
     ASSERT_TRUE(recv_for(about));
-    goro::sleep(10ms);  // a chance for the thread to block in recv
+    // The thread has blocked in recv (if not, the send below still releases it).
+    EXPECT_TRUE(goro_test::until_receivers(ch, 1));
     auto done = goro::make_chan<int>(1);
     goro::go([ch, done] {
       send_within(ch, 5);
@@ -982,7 +993,8 @@ TEST(Chan, ThreadBlockedInSendIsWokenByGoroutineRecv) {
       }
     });
     ASSERT_TRUE(recv_for(about));
-    goro::sleep(10ms);  // a chance for the thread to block in send
+    // The thread has blocked in send (if not, the receive below still releases it).
+    EXPECT_TRUE(goro_test::until_senders(ch, 1));
     auto got = goro::make_chan<int>(1);
     goro::go([ch, got] { got.send(recv_for(ch).value_or(-1)); });
     EXPECT_EQ(recv_for(got), 11);

@@ -5,8 +5,10 @@
 // wait is bounded (a broken library fails a test, it does not hang it); every
 // goroutine a test starts returns before the test ends (the leak check in
 // test_main.cpp). Sleeps only give something that must NOT happen a chance to
-// happen, or give a goroutine that announced it is about to block a chance to
-// park (a too-short sleep can only make such a test fail, never pass wrongly).
+// happen. A test that needs a goroutine or thread to have blocked in a select
+// waits (bounded) until its waiters are in the channels' queues
+// (goro_test::until_receivers / until_senders; a select enqueues one waiter
+// per case), never sleeps for it.
 //
 // Tests that port a test of Go's runtime/chan_test.go or reflect's
 // all_test.go say which.
@@ -531,7 +533,7 @@ TEST(Select, BlockingSelectIsWokenBySend) {
       auto b = goro::make_chan<int>(cap);
       auto done = goro::make_chan<int>(1);
       goro::go([b, done] {
-        goro::sleep(5ms);  // usually after the select has parked; either order must work
+        EXPECT_TRUE(goro_test::until_receivers(b, 1));  // the select has parked
         send_within(b, 17);
         done.send(1);
       });
@@ -560,7 +562,7 @@ TEST(Select, BlockingSelectIsWokenByClose) {
       result.send(static_cast<int>(k) * 10 + (vb.has_value() ? 1 : 0) + (va == 5 ? 0 : 100));
     });
     ASSERT_TRUE(recv_for(about));
-    goro::sleep(5ms);  // a chance to park
+    ASSERT_TRUE(goro_test::until_receivers(b, 1));  // the select has parked
     b.close();
     EXPECT_EQ(recv_for(result), 10) << "expected case 1 taken with an empty optional, case 0 untouched";
   });
@@ -577,7 +579,7 @@ TEST(Select, BlockingSendCaseIsWokenByReceiver) {
           goro::select(never.on_recv(), out.on_send(23, [&] { ++handled; }), goro::after(wait_limit).on_recv());
       result.send(static_cast<int>(k) * 10 + handled);
     });
-    goro::sleep(5ms);
+    ASSERT_TRUE(goro_test::until_senders(out, 1));  // the select has parked in its send case
     EXPECT_EQ(recv_for(out), 23);
     EXPECT_EQ(recv_for(result), 11);
   });
@@ -601,8 +603,9 @@ TEST(Select, BlockedSelectsAreServedInArrivalOrder) {
         goro::select(never.on_recv(), ch.on_recv(v), full.on_send(0));
         got.send({i, v.value_or(-1)});
       });
+      // Waiter i must be queued before waiter i+1 starts.
       ASSERT_EQ(recv_for(about), i);
-      goro::sleep(10ms);  // a chance to park
+      ASSERT_TRUE(goro_test::until_receivers(ch, static_cast<std::size_t>(i) + 1));
     }
     for (int v = 0; v < waiters; ++v) ASSERT_TRUE(send_within(ch, v));
     std::vector<int> value_of(waiters, -2);
@@ -640,7 +643,7 @@ TEST(Select, SendCaseOnClosedChannelThrows) {
         }
       });
       ASSERT_TRUE(recv_for(about));
-      goro::sleep(5ms);  // a chance to park (if not, the send finds it closed: the same outcome)
+      ASSERT_TRUE(goro_test::until_senders(ch, 1));  // blocked in the send case
       ch.close();
       EXPECT_EQ(recv_for(result), std::string("closed_channel_error")) << "cap " << cap;
       if (cap == 1) EXPECT_EQ(recv_for(ch), 0);
@@ -748,11 +751,14 @@ TEST(Select, DuplicateChannelGoPort) {
       goro::select(c.on_recv(), c.on_recv(), d.on_recv(), goro::after(wait_limit).on_recv());
       send_within(e, 9);
     });
-    goro::sleep(1ms);       // make sure goroutine A gets queued first on c
+    // Make sure goroutine A gets queued first on c (twice) and on d.
+    ASSERT_TRUE(goro_test::until_receivers(c, 2));
+    ASSERT_TRUE(goro_test::until_receivers(d, 1));
     goro::go([c, b_done] {  // goroutine B
       b_done.send(recv_for(c).value_or(-1));
     });
-    goro::sleep(1ms);                // make sure goroutine B gets queued on c before continuing
+    // Make sure goroutine B gets queued on c (behind A) before continuing.
+    ASSERT_TRUE(goro_test::until_receivers(c, 3));
     EXPECT_TRUE(send_within(d, 7));  // wake up A, it dequeues itself from c
     EXPECT_EQ(recv_for(e), 9);       // A tells us it's done
     EXPECT_TRUE(send_within(c, 8));  // wake up B
@@ -894,7 +900,8 @@ TEST(Select, PlainThreadBlocksInSelectUntilAGoroutineSends) {
       result.send(k == 1 ? vb.value_or(-1) : -100 - static_cast<int>(k));
     });
     ASSERT_TRUE(recv_for(about));
-    goro::sleep(10ms);  // a chance for the thread to block
+    // The thread has blocked in the select (if not, the send below still releases it).
+    EXPECT_TRUE(goro_test::until_receivers(b, 1));
     auto done = goro::make_chan<int>(1);
     goro::go([b, done] {
       send_within(b, 31);
@@ -1069,7 +1076,7 @@ TEST(SelectDynamic, BlockingSelectWokenByAnotherGoroutine) {
     cases.push_back(goro::select_case<int>::recv(wd.fired()));
     auto done = goro::make_chan<int>(2);
     goro::go([b, done] {
-      goro::sleep(5ms);
+      EXPECT_TRUE(goro_test::until_receivers(b, 1));  // the select has parked
       send_within(b, 4);
       done.send(1);
     });
@@ -1078,7 +1085,7 @@ TEST(SelectDynamic, BlockingSelectWokenByAnotherGoroutine) {
     EXPECT_EQ(cases[2].value(), 99);
     // Now a receiver takes the send case.
     goro::go([sink, done] {
-      goro::sleep(5ms);
+      EXPECT_TRUE(goro_test::until_senders(sink, 1));  // the select has parked in its send case
       EXPECT_EQ(recv_for(sink), 99);
       done.send(1);
     });
