@@ -1,5 +1,5 @@
-// A short guided tour of goro: goroutines, channels, select, and a pipeline
-// that stops when its done channel closes. Run: cmake --workflow --preset demo
+// A short guided tour of goro: goroutines, channels, select, a pipeline that
+// stops when its done channel closes, and sync. Run: cmake --workflow --preset demo
 #include <goro/goro.hpp>
 
 #include <iostream>
@@ -69,6 +69,19 @@ int main() {
     for ([[maybe_unused]] int v : plus_one) {
     }  // drain until the last stage closes its output
     std::cout << "   pipeline stopped\n";
+
+    std::cout << "7. sync: a wait_group waits for ten goroutines sharing a mutex\n";
+    goro::wait_group wg;
+    goro::mutex mu;
+    int total = 0;
+    for (int w = 1; w <= 10; ++w) {
+      wg.go([&, w] {
+        std::lock_guard lock(mu);
+        total += w;
+      });
+    }
+    wg.wait();
+    std::cout << "   total " << total << "\n";
   });
   std::cout << "tour complete\n";
 }

@@ -87,6 +87,10 @@ struct processor {
   std::atomic<bool> spinning{false};
 
   timer_heap timers;
+
+  // ---- pools (src/sync/pool.cpp), owned by this processor's worker ----
+  std::atomic<bool> pool_held{false};            // some pool's slot for this processor may hold values
+  std::atomic<std::int64_t> pool_next_sweep{0};  // nanotime() of the next sweep
 };
 
 constexpr int max_procs = 256;
@@ -145,5 +149,14 @@ void runtime_start() noexcept;
 
 /// Wakes one idle worker, if there is one and nobody is spinning.
 void wakep() noexcept;
+
+/// Pools (src/sync/pool.cpp): sweeps p's slot of every pool if a sweep is
+/// due; whether a sweep is pending (p or a shared list may hold values) and
+/// when, to bound an idle worker's sleep; drops everything p holds (p stops).
+/// Called on p, between goroutines.
+void pool_sweep_if_due(processor* p, std::int64_t now) noexcept;
+bool pool_sweep_pending(processor* p) noexcept;
+std::int64_t pool_next_sweep(processor* p) noexcept;
+void pool_drop_all(processor* p) noexcept;
 
 }  // namespace goro::detail

@@ -63,6 +63,9 @@ free_node* take_global(record_globals& rg) {
 
 void push(record_cache* c, free_node* n) noexcept {
   n->next = static_cast<free_node*>(c->head.load(std::memory_order_relaxed));
+  // The cache is used by fibers of one worker, which TSan does not order
+  // (no_sync switches): hand n->next over explicitly.
+  san::tsan_release(n);
   c->head.store(n, std::memory_order_relaxed);
   c->count.store(c->count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
@@ -70,6 +73,7 @@ void push(record_cache* c, free_node* n) noexcept {
 free_node* pop(record_cache* c) noexcept {
   auto* n = static_cast<free_node*>(c->head.load(std::memory_order_relaxed));
   if (n == nullptr) return nullptr;
+  san::tsan_acquire(n);  // see push()
   c->head.store(n->next, std::memory_order_relaxed);
   c->count.store(c->count.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   return n;

@@ -20,6 +20,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "goro/detail/sync_core.hpp"
 #include "runtime/platform.hpp"
 
 namespace goro::detail {
@@ -64,24 +65,10 @@ class runtime_mutex {
   }
 
  private:
-  void lock_slow() noexcept {
-    for (int spin = 0; spin < 100; ++spin) {
-      for (int i = 0; i < 30; ++i) cpu_relax();
-      std::uint32_t expected = 0;
-      if (word_.load(std::memory_order_relaxed) == 0 &&
-          word_.compare_exchange_strong(expected, 1, std::memory_order_acquire,
-                                        std::memory_order_relaxed)) {
-        return;
-      }
-    }
-    // Mark "maybe sleepers" and sleep until we take it from unlocked.
-    while (word_.exchange(2, std::memory_order_acquire) != 0) {
-      futex_wait(&word_, 2);
-    }
-  }
+  void lock_slow() noexcept { word_lock_slow(word_); }  // spin, then futex (sema.cpp)
 
   std::atomic<std::uint32_t> word_{0};
-  lock_rank rank_;
+  [[maybe_unused]] lock_rank rank_;  // read only in debug builds
 };
 
 /// std::lock_guard for runtime_mutex without pulling in <mutex>.

@@ -443,6 +443,7 @@ goroutine* next_local(processor* p) noexcept {
   if (should_stop(p)) return nullptr;
   std::uint32_t tick = relaxed_inc(p->schedtick);
   if (tick % fairness_interval == 0) {
+    pool_sweep_if_due(p, nanotime());
     if (goroutine* g = global_get(p, 1)) return g;
   }
   std::int64_t due = p->timers.earliest.load(std::memory_order_relaxed);
@@ -633,6 +634,7 @@ bool leave_idle(processor* p) noexcept {
 
 void stop_for_gomaxprocs(processor* p) noexcept {
   drop_spinning(p);
+  pool_drop_all(p);  // nobody would sweep a stopped processor's pooled values
   // Hand everything queued here to the others, timers included.
   while (goroutine* g = runq_get(p)) {
     global_put(g);
@@ -717,10 +719,18 @@ goroutine* find_runnable(processor* p) noexcept {
     }
     if (sleep) {
       stack_scavenge();
+      std::int64_t now = nanotime();
+      pool_sweep_if_due(p, now);
       std::int64_t timeout = -1;
       if (std::int64_t when = earliest_timer(); when != 0) {
-        timeout = when - nanotime();
+        timeout = when - now;
         if (timeout < 0) timeout = 0;
+      }
+      if (pool_sweep_pending(p)) {
+        // Wake up for the next sweep, so an idle program frees pooled values.
+        std::int64_t until_sweep = pool_next_sweep(p) - now;
+        if (until_sweep < 0) until_sweep = 0;
+        if (timeout < 0 || until_sweep < timeout) timeout = until_sweep;
       }
       while (timeout != 0 && p->wake_word.load(std::memory_order_acquire) == 0) {
         futex_wait(&p->wake_word, 0, timeout);

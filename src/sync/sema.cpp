@@ -1,0 +1,241 @@
+// src/sync/sema.cpp: the waiter queues under goro's sync primitives: Go's
+// runtime semaphore (sema) and its notifyList (cond); semaphore.cpp has
+// x/sync's weighted semaphore. Every waiter is a record on the blocked party's own stack,
+// holding its parker (park.hpp), so goroutines and plain threads block alike.
+//
+// Locks: each queue has a word lock (sync_core.hpp) guarding its list. It is
+// held only to link or unlink waiters and is never held across a park or a
+// wake: wakes happen after unlock, so the word locks nest inside nothing and
+// nothing nests inside them but park_prepare (which takes no lock).
+//
+// Lifetime. The queues are embedded in the user's objects (Go keeps them in
+// a global table, and its GC keeps the object alive), so a waker must not
+// touch the object once a waiter may return: `{ wait_group wg; wg.go(f);
+// wg.wait(); }` destroys wg right after the wait. Hence every operation that
+// lets a waiter go does its last access to the object as it unlocks the
+// queue's lock, then wakes waiters through their own records (on their
+// stacks, alive until woken). Whatever comes after touches only the lock
+// word's address in a futex wake, which is harmless on freed memory (a
+// private futex is keyed by address; a stray wake is a spurious one).
+//
+// sema (Go's semacquire/semrelease, always under the lock):
+//  acquire: take a token from count, else queue and park; a waiter is woken
+//    only with a token handed to it.
+//  release: hand the token to the front waiter, else count++.
+// The callers' fast paths (mutex, rw_mutex, wait_group state words) make
+// the lock rare: a sema is touched only when somebody waits.
+#include "goro/detail/sync_core.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+
+#include "goro/errors.hpp"
+#include "goro/sync.hpp"
+#include "runtime/park.hpp"
+#include "runtime/platform.hpp"
+#include "runtime/processor.hpp"
+
+namespace goro::detail {
+
+struct sema_waiter {
+  parker who;
+  sema_waiter* next = nullptr;
+  std::uint32_t ticket = 0;  // notify_list: the waiter's ticket
+};
+
+// ---- word lock ---------------------------------------------------------------
+// States: 0 unlocked; 1 locked; 2 locked, maybe sleepers (Go's lock_futex).
+
+void word_lock_slow(std::atomic<std::uint32_t>& w) noexcept {
+  for (int spin = 0; spin < 100; ++spin) {
+    for (int i = 0; i < 30; ++i) cpu_relax();
+    std::uint32_t expected = 0;
+    if (w.load(std::memory_order_relaxed) == 0 &&
+        w.compare_exchange_strong(expected, 1, std::memory_order_acquire, std::memory_order_relaxed)) {
+      return;
+    }
+  }
+  while (w.exchange(2, std::memory_order_acquire) != 0) futex_wait(&w, 2);
+}
+
+void word_unlock_slow(std::atomic<std::uint32_t>& w) noexcept { futex_wake(&w, 1); }
+
+// ---- sema --------------------------------------------------------------------
+
+void sema_acquire(sema* s, bool lifo) noexcept {
+  sema_waiter w;
+  {
+    word_guard lock(s->lock);
+    if (s->count > 0) {
+      --s->count;
+      return;
+    }
+    w.who = parker::current();
+    if (lifo) {
+      w.next = s->head;
+      s->head = &w;
+      if (s->tail == nullptr) s->tail = &w;
+    } else {
+      if (s->tail != nullptr) {
+        s->tail->next = &w;
+      } else {
+        s->head = &w;
+      }
+      s->tail = &w;
+    }
+    w.who.prepare(wait_reason::sync);
+  }
+  w.who.park();  // woken only with the releaser's token
+}
+
+namespace {
+
+// Wakes a list of waiters taken off a queue. No lock held; the object the
+// queue lives in may already be gone.
+void wake_list(sema_waiter* w) noexcept {
+  while (w != nullptr) {
+    sema_waiter* next = w->next;  // before the wake: w may be gone after it
+    parker who = w->who;
+    who.wake();
+    w = next;
+  }
+}
+
+}  // namespace
+
+void sema_release_n(sema* s, std::uint32_t n) noexcept {
+  sema_waiter* woken = nullptr;
+  sema_waiter** tail = &woken;
+  {
+    word_guard lock(s->lock);
+    for (; n > 0 && s->head != nullptr; --n) {
+      sema_waiter* w = s->head;
+      s->head = w->next;
+      if (s->head == nullptr) s->tail = nullptr;
+      w->next = nullptr;
+      *tail = w;
+      tail = &w->next;
+    }
+    s->count += n;  // the tokens nobody was waiting for
+  }
+  wake_list(woken);
+}
+
+void sema_release(sema* s, bool handoff) noexcept {
+  sema_waiter* w;
+  {
+    word_guard lock(s->lock);
+    w = s->head;
+    if (w == nullptr) {
+      ++s->count;
+      return;
+    }
+    s->head = w->next;
+    if (s->head == nullptr) s->tail = nullptr;
+  }
+  parker who = w->who;  // w may be gone once woken
+  who.wake();
+  // Starvation mode: let the waiter we handed the mutex to run now, as Go
+  // does (it is in our runnext slot), instead of finishing our time slice.
+  if (handoff && who.g != nullptr && current_goroutine() != nullptr) yield();
+}
+
+// ---- notify_list -------------------------------------------------------------
+
+namespace {
+
+// Wrap-around comparison of tickets (Go's less()).
+bool ticket_less(std::uint32_t a, std::uint32_t b) noexcept { return static_cast<std::int32_t>(a - b) < 0; }
+
+}  // namespace
+
+std::uint32_t notify_list_add(notify_list* l) noexcept {
+  return l->wait.fetch_add(1, std::memory_order_seq_cst);
+}
+
+void notify_list_wait(notify_list* l, std::uint32_t ticket) noexcept {
+  sema_waiter w;
+  w.who = parker::current();
+  w.ticket = ticket;
+  {
+    word_guard lock(l->lock);
+    // Already notified (a signal came between add and now): return at once.
+    if (ticket_less(ticket, l->notify.load(std::memory_order_relaxed))) return;
+    // Tickets are added in order, but waits may arrive out of order: keep the
+    // list sorted only as well as arrival allows; notify_one searches it.
+    if (l->tail != nullptr) {
+      l->tail->next = &w;
+    } else {
+      l->head = &w;
+    }
+    l->tail = &w;
+    w.who.prepare(wait_reason::sync);
+  }
+  w.who.park();
+}
+
+void notify_list_notify_all(notify_list* l) noexcept {
+  // Fast path: nobody has waited since the last notification. A waiter that
+  // took its ticket before this load is seen (seq_cst pairs with add).
+  if (l->wait.load(std::memory_order_seq_cst) == l->notify.load(std::memory_order_seq_cst)) return;
+  sema_waiter* w;
+  {
+    word_guard lock(l->lock);
+    w = l->head;
+    l->head = nullptr;
+    l->tail = nullptr;
+    l->notify.store(l->wait.load(std::memory_order_seq_cst), std::memory_order_seq_cst);
+  }
+  wake_list(w);
+}
+
+void notify_list_notify_one(notify_list* l) noexcept {
+  if (l->wait.load(std::memory_order_seq_cst) == l->notify.load(std::memory_order_seq_cst)) return;
+  sema_waiter* found = nullptr;
+  {
+    word_guard lock(l->lock);
+    std::uint32_t t = l->notify.load(std::memory_order_relaxed);
+    if (t == l->wait.load(std::memory_order_seq_cst)) return;
+    l->notify.store(t + 1, std::memory_order_seq_cst);
+    // The waiter with ticket t may not have queued yet: then its wait sees
+    // notify > t and returns at once.
+    for (sema_waiter *prev = nullptr, *w = l->head; w != nullptr; prev = w, w = w->next) {
+      if (w->ticket == t) {
+        if (prev != nullptr) {
+          prev->next = w->next;
+        } else {
+          l->head = w->next;
+        }
+        if (l->tail == w) l->tail = prev;
+        found = w;
+        break;
+      }
+    }
+  }
+  if (found != nullptr) {
+    parker who = found->who;
+    who.wake();
+  }
+}
+
+// ---- misc ----------------------------------------------------------------------
+
+std::int64_t sync_nanotime() noexcept { return nanotime(); }
+
+void sync_spin() noexcept {
+  for (int i = 0; i < 30; ++i) cpu_relax();
+}
+
+[[noreturn]] void sync_fatal(const char* msg) noexcept {
+  std::uint64_t id = current_goroutine_id();
+  if (id != 0) {
+    std::fprintf(stderr, "goro: fatal error: %s (goroutine %llu)\n", msg, static_cast<unsigned long long>(id));
+  } else {
+    std::fprintf(stderr, "goro: fatal error: %s\n", msg);
+  }
+  std::fflush(stderr);
+  std::abort();
+}
+
+}  // namespace goro::detail
