@@ -91,8 +91,10 @@ namespace detail {
 enum class ctx_kind : std::uint8_t { root, cancel, value, without_cancel };
 
 struct ctx_node {
-  std::atomic<std::int64_t> refs{1};     // every reference: frees the node at 0
-  std::atomic<std::int64_t> handles{1};  // the observing ones (see "Handles" above)
+  // refs: the non-observing references (list, timer), plus one for all the
+  // handles together while there are any; the node is freed at 0.
+  std::atomic<std::int64_t> refs{1};
+  std::atomic<std::int64_t> handles{1};  // the observing references (see "Handles" above)
   ctx_kind kind;
   bool immortal = false;          // background and todo: never counted, never freed
   ctx_node* parent = nullptr;     // counted; null for roots
@@ -106,7 +108,7 @@ struct cancel_node : ctx_node {
   mutex mu;
   std::atomic<chan_core*> done{nullptr};  // created lazily under mu; never replaced
   std::atomic<int> err{0};                // errc, or 0; see the header comment
-  std::error_code cause;                  // guarded by mu; set with err
+  std::error_code cause;                  // written once, before err; immutable once err is set
   cancel_node* children = nullptr;        // guarded by mu
   // Guarded by anchor->mu:
   bool linked = false;
@@ -138,13 +140,24 @@ namespace {
 
 void unobserved(ctx_node* n) noexcept;
 
+// Both counters drop with a plain load when it reads 1: we hold that last
+// reference, and taking a new one requires holding one, so nobody can.
+
 /// Drops one reference to n (a handle if `handle`), then frees what nobody
 /// references any more, up the parent chain, iteratively.
 void drop(ctx_node* n, bool handle) noexcept {
   while (n != nullptr && !n->immortal) {
-    // Our reference keeps n alive through unobserved().
-    if (handle && n->handles.fetch_sub(1, std::memory_order_acq_rel) == 1) unobserved(n);
-    if (n->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    if (handle) {
+      if (n->handles.load(std::memory_order_acquire) != 1 &&
+          n->handles.fetch_sub(1, std::memory_order_acq_rel) != 1) {
+        return;
+      }
+      // The last handle: the handles' shared reference keeps n alive here.
+      unobserved(n);
+    }
+    if (n->refs.load(std::memory_order_acquire) != 1 && n->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) {
+      return;
+    }
     ctx_node* parent = n->parent;
     delete n;
     n = parent;
@@ -159,9 +172,7 @@ void unhold(ctx_node* n) noexcept { drop(n, false); }
 }  // namespace
 
 void ctx_retain(ctx_node* n) noexcept {
-  if (n->immortal) return;
-  n->handles.fetch_add(1, std::memory_order_relaxed);
-  n->refs.fetch_add(1, std::memory_order_relaxed);
+  if (!n->immortal) n->handles.fetch_add(1, std::memory_order_relaxed);
 }
 
 void ctx_release(ctx_node* n) noexcept { drop(n, true); }
@@ -287,8 +298,17 @@ void unobserved(ctx_node* n) noexcept {
   unlink_from_anchor(c);
 }
 
+/// Marks c, which no other thread can reach yet, cancelled: no lock, no
+/// done channel or children to deal with.
+void cancel_private(cancel_node* c, errc e, const std::error_code& why) noexcept {
+  c->cause = why;
+  c->err.store(static_cast<int>(e), std::memory_order_release);
+  c->on_cancel();
+}
+
 /// Sets c's parent and links c under its anchor (Go's propagateCancel). If
-/// the anchor is cancelled already, cancels c.
+/// the anchor is cancelled already, cancels c. c is not yet visible to any
+/// other thread.
 void attach(cancel_node* c, ctx_node* parent) {
   ctx_retain(parent);
   c->parent = parent;
@@ -296,23 +316,24 @@ void attach(cancel_node* c, ctx_node* parent) {
   cancel_node* a = cancellable(parent);
   if (a == nullptr) return;  // nothing above can ever cancel c
   c->anchor = a;
-  errc e{};
-  std::error_code why;
+  // Cancelled already: cause was written before err's release and never
+  // changes after, so it is read without the lock.
+  if (int ae = a->err.load(std::memory_order_acquire); ae != 0) {
+    cancel_private(c, static_cast<errc>(ae), a->cause);
+    return;
+  }
   {
     std::lock_guard lock(a->mu);
-    int ae = a->err.load(std::memory_order_relaxed);
-    if (ae == 0) {
-      hold(c);  // the list's reference
-      c->linked = true;
-      c->sib_next = a->children;
-      if (a->children != nullptr) a->children->sib_prev = c;
-      a->children = c;
+    if (int ae = a->err.load(std::memory_order_relaxed); ae != 0) {
+      cancel_private(c, static_cast<errc>(ae), a->cause);
       return;
     }
-    e = static_cast<errc>(ae);
-    why = a->cause;
+    c->refs.store(c->refs.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);  // the list's; c is private
+    c->linked = true;
+    c->sib_next = a->children;
+    if (a->children != nullptr) a->children->sib_prev = c;
+    a->children = c;
   }
-  cancel(c, false, e, why);
 }
 
 // ---- deadline ----------------------------------------------------------------------
@@ -501,8 +522,7 @@ std::pair<context, cancel_func> with_deadline(const context& parent, time_point 
 std::error_code cause(const context& ctx) {
   cancel_node* c = detail::cancellable(access::node(ctx));
   if (c == nullptr || c->err.load(std::memory_order_acquire) == 0) return {};
-  std::lock_guard lock(c->mu);
-  return c->cause;
+  return c->cause;  // immutable once err is set (see cancel_node)
 }
 
 namespace detail {
