@@ -547,9 +547,12 @@ TEST(Cond, SignalStealing) {
 // A cond over std::mutex, with no goroutine anywhere: plain threads wait
 // (wait(pred)); another plain thread signals one at a time, then broadcasts.
 TEST(Cond, OverStdMutexFromPlainThreads) {
+  // Two conds: with one, a signal meant for a token waiter could wake a
+  // thread already waiting for `last` instead, and be lost (in Go too).
   struct state {
     std::mutex m;
-    goro::cond c{m};
+    goro::cond c{m};     // tokens
+    goro::cond c2{m};    // last
     int tokens = 0;      // guarded by m
     bool last = false;   // guarded by m
   };
@@ -563,7 +566,7 @@ TEST(Cond, OverStdMutexFromPlainThreads) {
       s->c.wait([&] { return s->tokens > 0; });
       --s->tokens;
       took.send(1);
-      s->c.wait([&] { return s->last; });
+      s->c2.wait([&] { return s->last; });
       took.send(2);
     }));
   }
@@ -582,7 +585,7 @@ TEST(Cond, OverStdMutexFromPlainThreads) {
     EXPECT_EQ(s->tokens, 0);
     s->last = true;
   }
-  s->c.broadcast();
+  s->c2.broadcast();
   EXPECT_TRUE(wait_for(took, waiters));
   signaller.join();
   for (auto& t : ts) t->join();
