@@ -25,6 +25,12 @@
 namespace {
 
 using namespace std::chrono_literals;
+using goro_test::bounded_thread;
+using goro_test::give_a_chance;
+using goro_test::in_goroutine;
+using goro_test::ready_now;
+using goro_test::scaled;
+using goro_test::wait_for;
 using goro_test::wait_limit;
 
 // ---- helpers ---------------------------------------------------------------
@@ -59,73 +65,6 @@ bool send_before(const goro::chan<T>& ch, T v, const goro::recv_chan<goro::time_
   if (goro::select(ch.on_send(std::move(v)), deadline.on_recv()) == 0) return true;
   ADD_FAILURE() << "deadline passed in send";
   return false;
-}
-
-/// Waits for n values on done (one deadline for all of them).
-bool wait_for(const goro::chan<int>& done, int n, std::chrono::nanoseconds limit = wait_limit) {
-  auto deadline = goro::after(limit);
-  for (int i = 0; i < n; ++i) {
-    if (goro::select(done.on_recv(), deadline.on_recv()) != 0) {
-      ADD_FAILURE() << "only " << i << " of " << n << " goroutines/threads finished within "
-                    << std::chrono::duration<double>(limit).count() << " s";
-      return false;
-    }
-  }
-  return true;
-}
-
-/// Runs f in a goroutine and waits (bounded) for it: for loops such as
-/// range-for that cannot carry a timeout themselves.
-template <class F>
-bool in_goroutine(F f, std::chrono::nanoseconds limit = wait_limit) {
-  auto done = goro::make_chan<int>(1);
-  auto state = std::make_shared<F>(std::move(f));
-  goro::go([state, done] {
-    (*state)();
-    done.send(1);
-  });
-  return wait_for(done, 1, limit);
-}
-
-/// A std::thread whose end can be awaited with a bound: it closes `finished`
-/// when its function returns. join() fails the test (and detaches the thread)
-/// if it does not finish in time, so capture everything the thread uses by
-/// value.
-class bounded_thread {
- public:
-  template <class F>
-  explicit bounded_thread(F f) {
-    thread_ = std::thread([f = std::move(f), finished = finished_]() mutable {
-      f();
-      finished.close();
-    });
-  }
-  bounded_thread(const bounded_thread&) = delete;
-  bounded_thread& operator=(const bounded_thread&) = delete;
-  ~bounded_thread() {
-    if (thread_.joinable()) join();
-  }
-
-  bool join(std::chrono::nanoseconds limit = wait_limit) {
-    bool ok = goro::select(finished_.on_recv(), goro::after(limit).on_recv()) == 0;
-    if (ok) {
-      thread_.join();
-    } else {
-      ADD_FAILURE() << "thread did not finish within " << std::chrono::duration<double>(limit).count() << " s";
-      thread_.detach();
-    }
-    return ok;
-  }
-
- private:
-  goro::chan<int> finished_ = goro::make_chan<int>();
-  std::thread thread_;
-};
-
-std::int64_t scaled(std::int64_t n) {
-  n *= goro_test::stress_scale();
-  if (goro_test::under_sanitizer()) n /= 10;
-  return n < 1 ? 1 : n;
 }
 
 /// Counts live instances, to check that a channel destroys every value it

@@ -683,12 +683,12 @@ TEST(Context, AfterFuncCalledAfterCancel) {
     auto ran = goro::make_chan<int>(2);
     auto stop = goro::after_func(ctx, [ran] { ran.send(1); });
     give_a_chance();
-    EXPECT_FALSE(ready_now<int>(ran)) << "after_func ran before the context was done";
+    EXPECT_FALSE(ready_now(ran)) << "after_func ran before the context was done";
     cancel();
     EXPECT_TRUE(wait_for(ran, 1));
     cancel();  // again: f runs once
     give_a_chance();
-    EXPECT_FALSE(ready_now<int>(ran)) << "after_func ran twice";
+    EXPECT_FALSE(ready_now(ran)) << "after_func ran twice";
     EXPECT_FALSE(stop()) << "stop() after f started";
   });
 }
@@ -730,7 +730,7 @@ TEST(Context, AfterFuncNotCalledAfterStop) {
     EXPECT_TRUE(stop());
     cancel();
     give_a_chance();
-    EXPECT_FALSE(ready_now<int>(ran)) << "after_func ran after stop()";
+    EXPECT_FALSE(ready_now(ran)) << "after_func ran after stop()";
     EXPECT_FALSE(stop()) << "a second stop()";
   });
 }
@@ -804,7 +804,7 @@ TEST(Context, AfterFuncStopRacesCancel) {
     EXPECT_TRUE(wait_for(cancelled, rounds));
     EXPECT_TRUE(wait_for(ran, want_runs)) << "stop() returned false but f did not run";
     give_a_chance();
-    EXPECT_FALSE(ready_now<int>(ran)) << "f ran though stop() returned true";
+    EXPECT_FALSE(ready_now(ran)) << "f ran though stop() returned true";
   });
 }
 

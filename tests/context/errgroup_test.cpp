@@ -270,7 +270,7 @@ TEST(Errgroup, GoWaitsForASlot) {
       go_returned.send(1);
     });
     give_a_chance();
-    EXPECT_FALSE(ready_now<int>(go_returned)) << "go() at the limit did not wait";
+    EXPECT_FALSE(ready_now(go_returned)) << "go() at the limit did not wait";
     release.close();
     EXPECT_TRUE(wait_for(go_returned, 1));
     EXPECT_TRUE(wait_for(second_started, 1));
@@ -594,7 +594,7 @@ TEST(SemaphoreCtx, CancelledFrontWaiterUnblocksTheOnesBehind) {
     auto [bound, bcancel] = goro::with_timeout(goro::background(), wait_limit);
     goro::go([sem, bound = bound, small] { small.send(sem->acquire(bound, 1)); });
     give_a_chance();
-    EXPECT_FALSE(ready_now<std::error_code>(small)) << "a small waiter overtook the large one at the front";
+    EXPECT_FALSE(ready_now(small)) << "a small waiter overtook the large one at the front";
     goro::go([cancel = cancel] { cancel(); });
     EXPECT_EQ(goro_test::recv_within<std::error_code>(small), std::error_code());
     EXPECT_EQ(goro_test::recv_within<std::error_code>(big), std::error_code(goro::errc::canceled));
@@ -654,7 +654,7 @@ TEST(SemaphoreCtx, MoreThanTheSizeWaitsForTheContext) {
     auto result = goro::make_chan<std::error_code>(1);
     goro::go([sem, ctx = ctx, result] { result.send(sem->acquire(ctx, 3)); });
     give_a_chance();
-    EXPECT_FALSE(ready_now<std::error_code>(result));
+    EXPECT_FALSE(ready_now(result));
     cancel();
     EXPECT_EQ(goro_test::recv_within<std::error_code>(result), std::error_code(goro::errc::canceled));
     EXPECT_TRUE(sem->try_acquire(2));
@@ -674,7 +674,7 @@ TEST(SemaphoreCtx, BackgroundContextWaitsForARelease) {
     goro::go([sem, result] { result.send(sem->acquire(goro::background(), 1)); });
     ASSERT_TRUE(goro_test::eventually([&] { return !sem->try_acquire(0); })) << "the waiter never queued";
     give_a_chance();
-    EXPECT_FALSE(ready_now<std::error_code>(result));
+    EXPECT_FALSE(ready_now(result));
     sem->release(1);
     EXPECT_EQ(goro_test::recv_within<std::error_code>(result), std::error_code());
     sem->release(1);

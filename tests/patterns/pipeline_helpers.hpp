@@ -30,6 +30,12 @@
 namespace pipe_test {
 
 using namespace std::chrono_literals;
+using goro_test::bounded_thread;
+using goro_test::give_a_chance;
+using goro_test::in_goroutine;
+using goro_test::ready_now;
+using goro_test::scaled;
+using goro_test::wait_for;
 using goro_test::wait_limit;
 
 /// Runs f(); if it added failures, adds one more that says where they came
@@ -89,18 +95,6 @@ bool closes_within(const goro::recv_chan<T>& ch, std::size_t max_left = 0,
       return false;
     }
   }
-}
-
-/// Whether something is ready on ch right now (a value or its close).
-template <class T>
-bool ready_now(const goro::recv_chan<T>& ch) {
-  return goro::select(ch.on_recv(), goro::on_default()) == 0;
-}
-
-/// Gives something that must NOT happen a chance to happen.
-inline void give_a_chance() {
-  for (int i = 0; i < 10; ++i) goro::yield();
-  goro::sleep(5ms);
 }
 
 /// Waits (bounded) until no more goroutines exist than `baseline`.

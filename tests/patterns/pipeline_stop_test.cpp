@@ -84,7 +84,7 @@ void check_nil_input(stop_kind kind, Build build) {
     auto out = build(stop.signal());
     using T = typename decltype(out)::value_type;
     give_a_chance();
-    EXPECT_FALSE(ready_now<T>(out)) << "something came out of the nil channel";
+    EXPECT_FALSE(ready_now(out)) << "something came out of the nil channel";
     stop.fire();
     EXPECT_TRUE(goroutines_back_to(baseline)) << goro::num_goroutine() - baseline << " goroutine(s) left";
     EXPECT_TRUE(closes_within<T>(out)) << "output not closed after the stop";
@@ -176,7 +176,7 @@ TEST_P(PipelineStop, FilterThatDropsEverything) {
       return false;
     });
     EXPECT_TRUE(goro_test::eventually([&] { return calls->load() > 100; }));
-    EXPECT_FALSE(ready_now<int>(out));
+    EXPECT_FALSE(ready_now(out));
     stop.fire();
     EXPECT_TRUE(goroutines_back_to(baseline));
     EXPECT_TRUE(closes_within<int>(out));

@@ -537,7 +537,7 @@ TEST(Pipeline, TeeIsPacedByTheSlowerReader) {
     for (int i = 0; i < 3; ++i) {
       EXPECT_EQ(next<int>(fast), i);
       give_a_chance();
-      EXPECT_FALSE(ready_now<int>(fast)) << "tee ran ahead of its slower reader at " << i;
+      EXPECT_FALSE(ready_now(fast)) << "tee ran ahead of its slower reader at " << i;
       EXPECT_EQ(next<int>(slow), i);
     }
     // tee holds the next value (3), and reads no further.
@@ -547,7 +547,7 @@ TEST(Pipeline, TeeIsPacedByTheSlowerReader) {
     // The other way round: slow first.
     EXPECT_EQ(next<int>(slow), 3);
     give_a_chance();
-    EXPECT_FALSE(ready_now<int>(slow));
+    EXPECT_FALSE(ready_now(slow));
     EXPECT_EQ(next<int>(fast), 3);
     // The rest, then both close.
     std::vector<int> rest_fast;

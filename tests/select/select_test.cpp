@@ -27,10 +27,15 @@
 
 #include "support/test_support.hpp"
 
-
 namespace {
 
 using namespace std::chrono_literals;
+using goro_test::bounded_thread;
+using goro_test::give_a_chance;
+using goro_test::in_goroutine;
+using goro_test::ready_now;
+using goro_test::scaled;
+using goro_test::wait_for;
 using goro_test::wait_limit;
 
 // ---- helpers ---------------------------------------------------------------
@@ -46,50 +51,6 @@ bool send_within(const goro::chan<T>& ch, T v, std::chrono::nanoseconds limit = 
   ADD_FAILURE() << "send not taken within " << std::chrono::duration<double>(limit).count() << " s";
   return false;
 }
-
-/// Waits for n values on done (one deadline for all of them).
-bool wait_for(const goro::chan<int>& done, int n, std::chrono::nanoseconds limit = wait_limit) {
-  auto deadline = goro::after(limit);
-  for (int i = 0; i < n; ++i) {
-    if (goro::select(done.on_recv(), deadline.on_recv()) != 0) {
-      ADD_FAILURE() << "only " << i << " of " << n << " goroutines/threads finished within "
-                    << std::chrono::duration<double>(limit).count() << " s";
-      return false;
-    }
-  }
-  return true;
-}
-
-/// A std::thread whose end can be awaited with a bound (see chan_test.cpp).
-class bounded_thread {
- public:
-  template <class F>
-  explicit bounded_thread(F f) {
-    thread_ = std::thread([f = std::move(f), finished = finished_]() mutable {
-      f();
-      finished.close();
-    });
-  }
-  bounded_thread(const bounded_thread&) = delete;
-  bounded_thread& operator=(const bounded_thread&) = delete;
-  ~bounded_thread() {
-    if (thread_.joinable()) join();
-  }
-  bool join(std::chrono::nanoseconds limit = wait_limit) {
-    bool ok = goro::select(finished_.on_recv(), goro::after(limit).on_recv()) == 0;
-    if (ok) {
-      thread_.join();
-    } else {
-      ADD_FAILURE() << "thread did not finish within " << std::chrono::duration<double>(limit).count() << " s";
-      thread_.detach();
-    }
-    return ok;
-  }
-
- private:
-  goro::chan<int> finished_ = goro::make_chan<int>();
-  std::thread thread_;
-};
 
 /// A channel of T that is closed when `limit` passes, for bounding dynamic
 /// selects (whose cases all carry the same T, so goro::after cannot join
@@ -116,12 +77,6 @@ class watchdog {
   goro::chan<int> stop_ = goro::make_chan<int>();
   goro::chan<int> finished_ = goro::make_chan<int>();
 };
-
-std::int64_t scaled(std::int64_t n) {
-  n *= goro_test::stress_scale();
-  if (goro_test::under_sanitizer()) n /= 10;
-  return n < 1 ? 1 : n;
-}
 
 // ---- choosing a case -------------------------------------------------------
 

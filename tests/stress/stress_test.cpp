@@ -51,11 +51,6 @@ bool wait_for(Pred pred, std::chrono::nanoseconds limit, std::chrono::nanosecond
   return true;
 }
 
-/// n at CI size (times the stress scale), or `sanitized` under a sanitizer.
-std::int64_t scaled(std::int64_t n, std::int64_t sanitized) {
-  return (under_sanitizer() ? sanitized : n) * stress_scale();
-}
-
 double seconds_since(steady::time_point start) {
   return std::chrono::duration<double>(steady::now() - start).count();
 }

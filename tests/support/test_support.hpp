@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <thread>
+#include <utility>
 
 namespace goro_test {
 
@@ -20,6 +22,17 @@ inline constexpr std::chrono::seconds wait_limit{10};
 std::int64_t stress_scale() noexcept;
 bool under_sanitizer() noexcept;
 
+/// n times the stress scale, a tenth of that under a sanitizer; at least 1.
+inline std::int64_t scaled(std::int64_t n) {
+  n *= stress_scale();
+  if (under_sanitizer()) n /= 10;
+  return n < 1 ? 1 : n;
+}
+/// n at CI size (times the stress scale), or `sanitized` under a sanitizer.
+inline std::int64_t scaled(std::int64_t n, std::int64_t sanitized) {
+  return (under_sanitizer() ? sanitized : n) * stress_scale();
+}
+
 /// Receives from ch, failing the test (and returning empty) if nothing
 /// arrives within `limit`.
 template <class T>
@@ -32,6 +45,83 @@ std::optional<T> recv_within(const goro::recv_chan<T>& ch, std::chrono::nanoseco
     return std::nullopt;
   }
   return v;
+}
+
+/// Waits for n values on done, all within one deadline; fails the test if
+/// they do not all arrive (how a test waits for n goroutines or threads
+/// that each send one value when they finish).
+inline bool wait_for(const goro::chan<int>& done, int n, std::chrono::nanoseconds limit = wait_limit) {
+  auto deadline = goro::after(limit);
+  for (int i = 0; i < n; ++i) {
+    if (goro::select(done.on_recv(), deadline.on_recv()) != 0) {
+      ADD_FAILURE() << "only " << i << " of " << n << " goroutines/threads finished within "
+                    << std::chrono::duration<double>(limit).count() << " s";
+      return false;
+    }
+  }
+  return true;
+}
+
+/// Whether something is ready on ch right now, a value or its close (a check
+/// that something has NOT happened yet must see false).
+template <class Chan>
+bool ready_now(const Chan& ch) {
+  return goro::select(ch.on_recv(), goro::on_default()) == 0;
+}
+
+/// Runs f in a goroutine and waits (bounded) for it to return: for calls
+/// that block without a timeout of their own (wg.wait(), a range-for, ...).
+/// f is kept alive by the goroutine, so capture by value whatever it uses.
+template <class F>
+bool in_goroutine(F f, std::chrono::nanoseconds limit = wait_limit) {
+  auto done = goro::make_chan<int>(1);
+  goro::go([f = std::move(f), done]() mutable {
+    f();
+    done.send(1);
+  });
+  return wait_for(done, 1, limit);
+}
+
+/// A std::thread whose end can be awaited with a bound: it closes `finished`
+/// when its function returns. join() fails the test (and detaches the
+/// thread) if it does not finish in time, so capture everything the thread
+/// uses by value.
+class bounded_thread {
+ public:
+  template <class F>
+  explicit bounded_thread(F f) {
+    thread_ = std::thread([f = std::move(f), finished = finished_]() mutable {
+      f();
+      finished.close();
+    });
+  }
+  bounded_thread(const bounded_thread&) = delete;
+  bounded_thread& operator=(const bounded_thread&) = delete;
+  ~bounded_thread() {
+    if (thread_.joinable()) join();
+  }
+
+  bool join(std::chrono::nanoseconds limit = wait_limit) {
+    bool ok = goro::select(finished_.on_recv(), goro::after(limit).on_recv()) == 0;
+    if (ok) {
+      thread_.join();
+    } else {
+      ADD_FAILURE() << "thread did not finish within " << std::chrono::duration<double>(limit).count() << " s";
+      thread_.detach();
+    }
+    return ok;
+  }
+
+ private:
+  goro::chan<int> finished_ = goro::make_chan<int>();
+  std::thread thread_;
+};
+
+/// Gives something that must NOT happen a chance to happen (never used to
+/// wait for something that must happen).
+inline void give_a_chance() {
+  for (int i = 0; i < 10; ++i) goro::yield();
+  goro::sleep(5ms);
 }
 
 /// A one-shot event a test can wait on with a bound: a closed channel.
