@@ -7,6 +7,7 @@
 #include <goro/goro.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -50,33 +51,57 @@ void run_fixed(benchmark::State& state, std::int64_t units, const char* name, Wo
                                                 benchmark::Counter::kInvert);
 }
 
-}  // namespace goro_bench
+/// Seconds that f() takes.
+template <class F>
+double seconds_of(F&& f) {
+  auto start = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
 
-namespace goro_bench {
-
-/// Go's b.RunParallel on goroutines: each benchmark iteration runs `ops`
-/// operations split over gomaxprocs goroutines; body(k) runs k of them and
-/// may keep per-goroutine state. Reports ns/op.
-template <class Body>
-void run_parallel(benchmark::State& state, std::int64_t ops, Body body) {
+/// For b.N-style benchmarks registered with UseManualTime(): runs fn() once
+/// per benchmark iteration on a main goroutine (goro::run) at gomaxprocs =
+/// state.range(0). fn does `ops` ops and returns the seconds its timed part
+/// took (set-up left out, as Go's b.ResetTimer leaves it out); reports ns/op.
+template <class Fn>
+void run_timed(benchmark::State& state, std::int64_t ops, Fn fn) {
   int old = goro::gomaxprocs(static_cast<int>(state.range(0)));
-  int procs = goro::gomaxprocs();
   for (auto _ : state) {
-    goro::run([&] {
-      latch wg(procs);
-      for (int p = 0; p < procs; ++p) {
-        goro::go([&, p] {
-          body(ops / procs + (p < ops % procs ? 1 : 0));
-          wg.done();
-        });
-      }
-      wg.wait();
-    });
+    double seconds = goro::run([&] { return fn(); });
+    state.SetIterationTime(seconds);
   }
   goro::gomaxprocs(old);
   state.counters["ns/op"] = benchmark::Counter(static_cast<double>(ops),
                                                benchmark::Counter::kIsIterationInvariantRate |
                                                    benchmark::Counter::kInvert);
+}
+
+/// Runs `ops` ops split evenly over `goroutines` new goroutines, body(k)
+/// doing k of them, and returns once they all have.
+template <class Body>
+void split(std::int64_t ops, int goroutines, Body& body) {
+  goro::wait_group wg;
+  for (int g = 0; g < goroutines; ++g) {
+    std::int64_t k = ops / goroutines + (g < ops % goroutines ? 1 : 0);
+    wg.go([&body, k] { body(k); });
+  }
+  wg.wait();
+}
+
+/// run_timed for an fn(ops) timed whole.
+template <class Fn>
+void run_timed_ops(benchmark::State& state, std::int64_t ops, Fn fn) {
+  run_timed(state, ops, [&] { return seconds_of([&] { fn(ops); }); });
+}
+
+/// Go's b.RunParallel (with b.SetParallelism(parallelism)): each iteration,
+/// parallelism x gomaxprocs goroutines share `ops` ops; body(k) runs k of
+/// them and may keep per-goroutine state. A static split: goro's goroutines
+/// are cooperative, so at gomaxprocs 1 each runs its share in one go, as Go's
+/// do between 10 ms preemptions. Register with UseManualTime().
+template <class Body>
+void run_parallel(benchmark::State& state, std::int64_t ops, int parallelism, Body body) {
+  run_timed(state, ops, [&] { return seconds_of([&] { split(ops, parallelism * goro::gomaxprocs(), body); }); });
 }
 
 }  // namespace goro_bench

@@ -12,10 +12,8 @@
 // time / ops, which lines up with Go's ns/op. The first argument is
 // gomaxprocs.
 //
-// Go's b.RunParallel runs gomaxprocs goroutines sharing b.N iterations;
-// parallel() below does the same with a static split (goro's goroutines are
-// cooperative, so at gomaxprocs 1 each one runs its share in one go, as Go's
-// do between 10 ms preemptions).
+// Go's b.RunParallel is parallel() below: gomaxprocs goroutines sharing the
+// ops with a static split (goro_bench::split, bench_support.hpp).
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -31,39 +29,17 @@ using namespace std::chrono_literals;
 
 namespace {
 
+using goro_bench::run_timed;
 using stopwatch = std::chrono::steady_clock;
 
 double since(stopwatch::time_point t0) {
   return std::chrono::duration<double>(stopwatch::now() - t0).count();
 }
 
-/// Runs fn() once per benchmark iteration inside goro::run at gomaxprocs =
-/// state.range(0); fn does `ops` ops and returns the seconds its timed part
-/// took. Reports ns/op = time / ops.
-template <class Fn>
-void run_timed(benchmark::State& state, std::int64_t ops, Fn fn) {
-  int old = goro::gomaxprocs(static_cast<int>(state.range(0)));
-  for (auto _ : state) {
-    double seconds = goro::run([&] { return fn(); });
-    state.SetIterationTime(seconds);
-  }
-  goro::gomaxprocs(old);
-  state.counters["ns/op"] = benchmark::Counter(static_cast<double>(ops),
-                                               benchmark::Counter::kIsIterationInvariantRate |
-                                                   benchmark::Counter::kInvert);
-}
-
-/// Go's b.RunParallel: gomaxprocs new goroutines share `ops` ops, body(k)
-/// doing k of them; returns once they all have.
+/// Go's b.RunParallel: gomaxprocs new goroutines share `ops` ops.
 template <class Body>
 void parallel(std::int64_t ops, Body& body) {
-  int procs = goro::gomaxprocs();
-  goro::wait_group wg;
-  for (int p = 0; p < procs; ++p) {
-    std::int64_t k = ops / procs + (p < ops % procs ? 1 : 0);
-    wg.go([&body, k] { body(k); });
-  }
-  wg.wait();
+  goro_bench::split(ops, goro::gomaxprocs(), body);
 }
 
 /// x /= x + 1, `times` times, on a 64-bit int kept opaque to the optimizer

@@ -5,7 +5,7 @@
 using namespace std::chrono_literals;
 
 static void BM_SelectUncontended(benchmark::State& state) {
-  goro_bench::run_parallel(state, 100'000, [](std::int64_t k) {
+  goro_bench::run_parallel(state, 100'000, 1, [](std::int64_t k) {
     auto c1 = goro::make_chan<int>(1), c2 = goro::make_chan<int>(1);
     c1.send(0);
     for (std::int64_t i = 0; i < k; ++i) {
@@ -13,7 +13,7 @@ static void BM_SelectUncontended(benchmark::State& state) {
     }
   });
 }
-BENCHMARK(BM_SelectUncontended)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK(BM_SelectUncontended)->Arg(1)->Arg(2)->UseManualTime();
 
 // Each op is one select on the producing side; producers and consumers do a
 // little arithmetic between selects, and both also wait on a timer and a

@@ -9,10 +9,7 @@
 // benchmark loop leaves out the runtime's). The figure is the counter ns/op =
 // time / ops, which lines up with Go's ns/op.
 //
-// Go's b.RunParallel runs parallelism x GOMAXPROCS goroutines that share b.N
-// iterations; run_parallel below does the same with a static split (goro's
-// goroutines are cooperative, so at gomaxprocs 1 each one runs its share in
-// one go, as Go's do between 10 ms preemptions).
+// Go's b.RunParallel is goro_bench::run_parallel (bench_support.hpp).
 #include <chrono>
 #include <cstdint>
 
@@ -22,44 +19,9 @@
 
 namespace {
 
-/// Runs fn(ops) once per benchmark iteration inside goro::run at
-/// gomaxprocs = state.range(0); times it on the main goroutine and reports
-/// ns/op = time / ops.
-template <class Fn>
-void run_timed(benchmark::State& state, std::int64_t ops, Fn fn) {
-  int old = goro::gomaxprocs(static_cast<int>(state.range(0)));
-  for (auto _ : state) {
-    double seconds = goro::run([&] {
-      auto start = std::chrono::steady_clock::now();
-      fn(ops);
-      return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    });
-    state.SetIterationTime(seconds);
-  }
-  goro::gomaxprocs(old);
-  state.counters["ns/op"] = benchmark::Counter(static_cast<double>(ops),
-                                               benchmark::Counter::kIsIterationInvariantRate |
-                                                   benchmark::Counter::kInvert);
-}
-
-/// Runs `ops` ops split over `goroutines` new goroutines, body(k) doing k of
-/// them, and waits for them all on a goro::wait_group.
-template <class Body>
-void split(std::int64_t ops, int goroutines, Body& body) {
-  goro::wait_group wg;
-  for (int g = 0; g < goroutines; ++g) {
-    std::int64_t k = ops / goroutines + (g < ops % goroutines ? 1 : 0);
-    wg.go([&body, k] { body(k); });
-  }
-  wg.wait();
-}
-
-/// Go's b.RunParallel (with b.SetParallelism(parallelism)):
-/// parallelism x gomaxprocs goroutines share the ops.
-template <class Body>
-void run_parallel(benchmark::State& state, std::int64_t ops, int parallelism, Body body) {
-  run_timed(state, ops, [&](std::int64_t n) { split(n, parallelism * goro::gomaxprocs(), body); });
-}
+using goro_bench::run_parallel;
+using goro_bench::run_timed_ops;
+using goro_bench::split;
 
 /// foo *= 2; foo /= 2; `times` times, kept in a register as Go's compiler
 /// keeps it (Go's "model some local work").
@@ -163,7 +125,7 @@ BENCHMARK(BM_RWMutexWrite100)->Arg(1)->Arg(2)->UseManualTime();
 // One op is one round.
 static void bench_cond(benchmark::State& state, int waiters) {
   const std::int64_t rounds = waiters <= 2 ? 20'000 : waiters <= 8 ? 5'000 : 2'000;
-  run_timed(state, rounds, [waiters](std::int64_t n) {
+  run_timed_ops(state, rounds, [waiters](std::int64_t n) {
     goro::mutex mu;
     goro::cond c(mu);
     int id = 0;
@@ -260,7 +222,7 @@ BENCHMARK(BM_WaitGroupUncontended)->Arg(1)->Arg(2)->UseManualTime();
 // x/sync's BenchmarkAcquireSeq/Weighted-acquire-1-1-1: one goroutine,
 // semaphore of size 1, acquire(1) then release(1) per op.
 static void BM_UncontendedSemaphore(benchmark::State& state) {
-  run_timed(state, cheap_ops, [](std::int64_t n) {
+  run_timed_ops(state, cheap_ops, [](std::int64_t n) {
     goro::semaphore sem(1);
     for (std::int64_t i = 0; i < n; ++i) {
       sem.acquire(1);
@@ -277,7 +239,7 @@ static void BM_UncontendedSemaphore(benchmark::State& state) {
 // is no like-for-like.
 static void BM_ContendedSemaphore(benchmark::State& state) {
   constexpr int goroutines = 4;
-  run_timed(state, cheap_ops, [](std::int64_t n) {
+  run_timed_ops(state, cheap_ops, [](std::int64_t n) {
     goro::semaphore sem(1);
     auto body = [&sem](std::int64_t k) {
       for (std::int64_t i = 0; i < k; ++i) {
