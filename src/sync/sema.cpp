@@ -73,16 +73,9 @@ void sema_acquire(sema* s, bool lifo) noexcept {
     }
     w.who = parker::current();
     if (lifo) {
-      w.next = s->head;
-      s->head = &w;
-      if (s->tail == nullptr) s->tail = &w;
+      s->waiters.push_front(&w);
     } else {
-      if (s->tail != nullptr) {
-        s->tail->next = &w;
-      } else {
-        s->head = &w;
-      }
-      s->tail = &w;
+      s->waiters.push_back(&w);
     }
     w.who.prepare(wait_reason::sync);
   }
@@ -105,34 +98,24 @@ void wake_list(sema_waiter* w) noexcept {
 }  // namespace
 
 void sema_release_n(sema* s, std::uint32_t n) noexcept {
-  sema_waiter* woken = nullptr;
-  sema_waiter** tail = &woken;
+  waiter_list<sema_waiter> woken;
   {
     word_guard lock(s->lock);
-    for (; n > 0 && s->head != nullptr; --n) {
-      sema_waiter* w = s->head;
-      s->head = w->next;
-      if (s->head == nullptr) s->tail = nullptr;
-      w->next = nullptr;
-      *tail = w;
-      tail = &w->next;
-    }
+    for (; n > 0 && !s->waiters.empty(); --n) woken.push_back(s->waiters.pop_front());
     s->count += n;  // the tokens nobody was waiting for
   }
-  wake_list(woken);
+  wake_list(woken.head);
 }
 
 void sema_release(sema* s, bool handoff) noexcept {
   sema_waiter* w;
   {
     word_guard lock(s->lock);
-    w = s->head;
+    w = s->waiters.pop_front();
     if (w == nullptr) {
       ++s->count;
       return;
     }
-    s->head = w->next;
-    if (s->head == nullptr) s->tail = nullptr;
   }
   parker who = w->who;  // w may be gone once woken
   who.wake();
@@ -162,14 +145,9 @@ void notify_list_wait(notify_list* l, std::uint32_t ticket) noexcept {
     word_guard lock(l->lock);
     // Already notified (a signal came between add and now): return at once.
     if (ticket_less(ticket, l->notify.load(std::memory_order_relaxed))) return;
-    // Tickets are added in order, but waits may arrive out of order: keep the
-    // list sorted only as well as arrival allows; notify_one searches it.
-    if (l->tail != nullptr) {
-      l->tail->next = &w;
-    } else {
-      l->head = &w;
-    }
-    l->tail = &w;
+    // Tickets are taken in order, but waits may arrive out of order: the
+    // list is in arrival order, and notify_one searches it for its ticket.
+    l->waiters.push_back(&w);
     w.who.prepare(wait_reason::sync);
   }
   w.who.park();
@@ -182,9 +160,7 @@ void notify_list_notify_all(notify_list* l) noexcept {
   sema_waiter* w;
   {
     word_guard lock(l->lock);
-    w = l->head;
-    l->head = nullptr;
-    l->tail = nullptr;
+    w = l->waiters.take_all();
     l->notify.store(l->wait.load(std::memory_order_seq_cst), std::memory_order_seq_cst);
   }
   wake_list(w);
@@ -200,18 +176,7 @@ void notify_list_notify_one(notify_list* l) noexcept {
     l->notify.store(t + 1, std::memory_order_seq_cst);
     // The waiter with ticket t may not have queued yet: then its wait sees
     // notify > t and returns at once.
-    for (sema_waiter *prev = nullptr, *w = l->head; w != nullptr; prev = w, w = w->next) {
-      if (w->ticket == t) {
-        if (prev != nullptr) {
-          prev->next = w->next;
-        } else {
-          l->head = w->next;
-        }
-        if (l->tail == w) l->tail = prev;
-        found = w;
-        break;
-      }
-    }
+    found = l->waiters.remove_first([t](sema_waiter* w) { return w->ticket == t; });
   }
   if (found != nullptr) {
     parker who = found->who;

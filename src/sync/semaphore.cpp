@@ -35,29 +35,11 @@ void check_amount(const weighted_core* s, std::int64_t n) {
   if (n > s->size) throw std::invalid_argument("goro::semaphore: acquire of more than the semaphore's size");
 }
 
-void enqueue(weighted_core* s, weighted_waiter* w) noexcept {
-  if (s->tail != nullptr) {
-    s->tail->next = w;
-  } else {
-    s->head = w;
-  }
-  s->tail = w;
-}
-
 // Lock held. Removes w (still queued); returns whether it was the front.
 bool unlink(weighted_core* s, weighted_waiter* w) noexcept {
-  weighted_waiter* prev = nullptr;
-  for (weighted_waiter* q = s->head; q != nullptr; prev = q, q = q->next) {
-    if (q != w) continue;
-    if (prev != nullptr) {
-      prev->next = w->next;
-    } else {
-      s->head = w->next;
-    }
-    if (s->tail == w) s->tail = prev;
-    return prev == nullptr;
-  }
-  return false;
+  bool front = s->waiters.head == w;
+  s->waiters.remove_first([w](weighted_waiter* q) { return q == w; });
+  return front;
 }
 
 // Lock held. Grants waiters in FIFO order while the front one fits (a large
@@ -65,20 +47,15 @@ bool unlink(weighted_core* s, weighted_waiter* w) noexcept {
 // Returns them linked, to be woken after unlock; a channel waiter's channel
 // gets a reference of its own, since the waiter may return once granted.
 weighted_waiter* grant(weighted_core* s) noexcept {
-  weighted_waiter* granted = nullptr;
-  weighted_waiter** tail = &granted;
-  while (s->head != nullptr && s->size - s->cur >= s->head->n) {
-    weighted_waiter* w = s->head;
-    s->head = w->next;
-    if (s->head == nullptr) s->tail = nullptr;
+  waiter_list<weighted_waiter> granted;
+  while (!s->waiters.empty() && s->size - s->cur >= s->waiters.head->n) {
+    weighted_waiter* w = s->waiters.pop_front();
     s->cur += w->n;
     w->granted = true;
-    w->next = nullptr;
     if (w->ready != nullptr) chan_retain(w->ready);
-    *tail = w;
-    tail = &w->next;
+    granted.push_back(w);
   }
-  return granted;
+  return granted.head;
 }
 
 // No lock held. Each waiter may be gone as soon as it is woken; a channel
@@ -106,12 +83,12 @@ void weighted_acquire(weighted_core* s, std::int64_t n) {
   w.n = n;
   {
     word_guard lock(s->lock);
-    if (s->size - s->cur >= n && s->head == nullptr) {
+    if (s->size - s->cur >= n && s->waiters.empty()) {
       s->cur += n;
       return;
     }
     w.who = parker::current();
-    enqueue(s, &w);
+    s->waiters.push_back(&w);
     w.who.prepare(wait_reason::sync);
   }
   w.who.park();  // granted before we were woken
@@ -120,7 +97,7 @@ void weighted_acquire(weighted_core* s, std::int64_t n) {
 bool weighted_try_acquire(weighted_core* s, std::int64_t n) noexcept {
   if (n < 0) return false;
   word_guard lock(s->lock);
-  if (s->size - s->cur >= n && s->head == nullptr) {
+  if (s->size - s->cur >= n && s->waiters.empty()) {
     s->cur += n;
     return true;
   }
@@ -159,14 +136,14 @@ std::error_code semaphore::acquire(const context& ctx, std::int64_t n) {
   {
     word_guard lock(core_.lock);
     if (std::error_code e = ctx.err()) return e;  // done already: fail even if units are free (Go)
-    if (core_.size - core_.cur >= n && core_.head == nullptr) {
+    if (core_.size - core_.cur >= n && core_.waiters.empty()) {
       core_.cur += n;
       return {};
     }
     if (!done) {
       // Never cancelled: wait like a plain acquire.
       w.who = parker::current();
-      enqueue(&core_, &w);
+      core_.waiters.push_back(&w);
       w.who.prepare(wait_reason::sync);
     }
   }
@@ -178,11 +155,11 @@ std::error_code semaphore::acquire(const context& ctx, std::int64_t n) {
   w.ready = chan_access::ref(ready).core();
   {
     word_guard lock(core_.lock);
-    if (core_.size - core_.cur >= n && core_.head == nullptr) {  // freed meanwhile
+    if (core_.size - core_.cur >= n && core_.waiters.empty()) {  // freed meanwhile
       core_.cur += n;
       return {};
     }
-    enqueue(&core_, &w);
+    core_.waiters.push_back(&w);
   }
   if (select(ready.on_recv(), done.on_recv()) == 0) return {};
   weighted_waiter* granted = nullptr;

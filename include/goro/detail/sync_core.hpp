@@ -12,6 +12,56 @@ namespace goro::detail {
 
 struct sema_waiter;
 
+/// An intrusive FIFO of waiter records (W has a `W* next`), each on its
+/// waiter's own stack; guarded by the lock of the queue that holds it.
+template <class W>
+struct waiter_list {
+  W* head = nullptr;
+  W* tail = nullptr;
+
+  bool empty() const noexcept { return head == nullptr; }
+  void push_back(W* w) noexcept {
+    w->next = nullptr;
+    if (tail != nullptr) {
+      tail->next = w;
+    } else {
+      head = w;
+    }
+    tail = w;
+  }
+  void push_front(W* w) noexcept {
+    w->next = head;
+    head = w;
+    if (tail == nullptr) tail = w;
+  }
+  W* pop_front() noexcept {
+    W* w = head;
+    if (w == nullptr) return nullptr;
+    head = w->next;
+    if (head == nullptr) tail = nullptr;
+    w->next = nullptr;
+    return w;
+  }
+  /// Unlinks the first waiter for which pred holds and returns it (or null).
+  template <class Pred>
+  W* remove_first(Pred pred) noexcept {
+    for (W *prev = nullptr, *w = head; w != nullptr; prev = w, w = w->next) {
+      if (!pred(w)) continue;
+      (prev != nullptr ? prev->next : head) = w->next;
+      if (tail == w) tail = prev;
+      w->next = nullptr;
+      return w;
+    }
+    return nullptr;
+  }
+  /// Empties the list; returns what it held, linked through next.
+  W* take_all() noexcept {
+    W* w = head;
+    head = tail = nullptr;
+    return w;
+  }
+};
+
 /// Go's runtime semaphore (semacquire/semrelease), one per object instead of
 /// Go's table hashed by address: a count of tokens and a queue of parked
 /// waiters (goroutines or plain threads). src/sync/sema.cpp has the protocol
@@ -19,8 +69,7 @@ struct sema_waiter;
 struct sema {
   std::atomic<std::uint32_t> lock{0};  // word lock guarding the rest
   std::uint32_t count = 0;             // tokens nobody has taken
-  sema_waiter* head = nullptr;
-  sema_waiter* tail = nullptr;
+  waiter_list<sema_waiter> waiters;
 };
 
 /// Takes a token, parking until one is released. lifo queues the caller at
@@ -38,8 +87,7 @@ struct notify_list {
   std::atomic<std::uint32_t> wait{0};    // next ticket to hand out
   std::atomic<std::uint32_t> notify{0};  // next ticket to wake; written under lock
   std::atomic<std::uint32_t> lock{0};
-  sema_waiter* head = nullptr;  // guarded by lock, in ticket order
-  sema_waiter* tail = nullptr;
+  waiter_list<sema_waiter> waiters;  // guarded by lock, in arrival order
 };
 
 GORO_API std::uint32_t notify_list_add(notify_list* l) noexcept;
@@ -172,8 +220,7 @@ struct weighted_core {
   std::int64_t size = 0;
   std::int64_t cur = 0;                  // guarded by lock
   std::atomic<std::uint32_t> lock{0};
-  weighted_waiter* head = nullptr;       // guarded by lock; FIFO
-  weighted_waiter* tail = nullptr;
+  waiter_list<weighted_waiter> waiters;  // guarded by lock; FIFO
 };
 
 GORO_API void weighted_acquire(weighted_core* s, std::int64_t n);
