@@ -22,7 +22,6 @@
 // signal, so that `stream | map(f)` needs no second mention of it.
 #pragma once
 
-#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -81,6 +80,13 @@ struct closer {
   chan<T> ch;
   ~closer() { ch.close(); }
 };
+
+/// A closer shared by several goroutines: the last one to finish (drop
+/// its copy) closes the channel.
+template <class T>
+std::shared_ptr<closer<T>> shared_closer(const chan<T>& ch) {
+  return std::shared_ptr<closer<T>>(new closer<T>{ch});
+}
 
 template <class T>
 stream<T> make_stream(const chan<T>& out, const stop_signal& stop) {
@@ -385,16 +391,9 @@ stream<T> fan_in(stop_signal stop, std::vector<recv_chan<T>> chans) {
     out.close();
     return detail::make_stream(out, stop);
   }
-  auto remaining = std::make_shared<std::atomic<std::size_t>>(chans.size());
+  auto last_closes = detail::shared_closer(out);
   for (auto& ch : chans) {
-    go([stop, ch, out, remaining] {
-      struct last_closes {
-        std::atomic<std::size_t>& remaining;
-        chan<T> out;
-        ~last_closes() {
-          if (remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) out.close();
-        }
-      } l{*remaining, out};
+    go([stop, ch, out, last_closes] {
       while (std::optional<T> v = detail::recv_or_stop(stop, ch)) {
         if (!detail::send_or_stop(stop, out, std::move(*v))) return;
       }
@@ -420,16 +419,9 @@ auto fan_out(stop_signal stop, const C& input, std::size_t n, F f)
   using U = std::decay_t<std::invoke_result_t<F&, T&&>>;
   if (n == 0) throw std::invalid_argument("goro::fan_out: no workers");
   auto out = make_chan<U>();
-  auto remaining = std::make_shared<std::atomic<std::size_t>>(n);
+  auto last_closes = detail::shared_closer(out);
   for (std::size_t i = 0; i < n; ++i) {
-    go([stop, in, out, remaining, f]() mutable {
-      struct last_closes {
-        std::atomic<std::size_t>& remaining;
-        chan<U> out;
-        ~last_closes() {
-          if (remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) out.close();
-        }
-      } l{*remaining, out};
+    go([stop, in, out, last_closes, f]() mutable {
       while (std::optional<T> v = detail::recv_or_stop(stop, in)) {
         if (!detail::send_or_stop(stop, out, U(f(std::move(*v))))) return;
       }
