@@ -178,10 +178,7 @@ void notify_list_notify_one(notify_list* l) noexcept {
     // notify > t and returns at once.
     found = l->waiters.remove_first([t](sema_waiter* w) { return w->ticket == t; });
   }
-  if (found != nullptr) {
-    parker who = found->who;
-    who.wake();
-  }
+  wake_list(found);  // unlinked: next is null
 }
 
 // ---- misc ----------------------------------------------------------------------
