@@ -2,6 +2,7 @@
 #pragma once
 
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -26,6 +27,9 @@ inline void cpu_relax() noexcept {
   asm volatile("yield" ::: "memory");
 #endif
 }
+
+/// Gives the rest of the thread's time slice to another thread.
+inline void os_yield() noexcept { sched_yield(); }
 
 /// Sleeps while *word == expected, at most timeout_ns (< 0: no limit).
 /// Returns early on a wake, a signal or a spurious wake-up: callers loop.

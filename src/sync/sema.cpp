@@ -48,8 +48,15 @@ struct sema_waiter {
 // States: 0 unlocked; 1 locked; 2 locked, maybe sleepers (Go's lock_futex).
 
 void word_lock_slow(std::atomic<std::uint32_t>& w) noexcept {
-  for (int spin = 0; spin < 100; ++spin) {
-    for (int i = 0; i < 30; ++i) cpu_relax();
+  // Go's lock_futex: a few short spins (the holder is running and holds the
+  // lock for a handful of instructions), one yield of the thread (the holder
+  // may have been preempted), then sleep.
+  for (int spin = 0; spin < 5; ++spin) {
+    if (spin < 4) {
+      for (int i = 0; i < 30; ++i) cpu_relax();
+    } else {
+      os_yield();
+    }
     std::uint32_t expected = 0;
     if (w.load(std::memory_order_relaxed) == 0 &&
         w.compare_exchange_strong(expected, 1, std::memory_order_acquire, std::memory_order_relaxed)) {
