@@ -101,32 +101,84 @@ func TestParkMemChild(t *testing.T) {
 	fmt.Printf("%s%g\n", parkMemPrefix, per)
 }
 
-func BenchmarkParkMem(b *testing.B) {
+// peakRSSBytes returns VmHWM (the peak resident set) from /proc/self/status.
+func peakRSSBytes() (int64, error) {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 2 && fields[0] == "VmHWM:" {
+			kib, err := strconv.ParseInt(fields[1], 10, 64)
+			if err != nil {
+				return 0, err
+			}
+			return kib * 1024, nil
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM in /proc/self/status")
+}
+
+// TestMillionChild parks a million goroutines at once (10,000 in quick mode)
+// and prints the peak RSS of the process in MB; it is skipped unless
+// GORO_BENCH_PARKMEM_CHILD=1.
+func TestMillionChild(t *testing.T) {
+	if os.Getenv(parkMemChildEnv) != "1" {
+		t.Skip("only run as BenchmarkMillion's child process")
+	}
+	if _, err := parkMem(count(1_000_000)); err != nil {
+		t.Fatal(err)
+	}
+	peak, err := peakRSSBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("%s%g\n", millionPrefix, float64(peak)/(1<<20))
+}
+
+const millionPrefix = "million_peak_rss_mb="
+
+// childMean runs the test binary's child test b.N times, each in a fresh
+// process at the parent's GOMAXPROCS, and returns the mean of the values it
+// prints after prefix.
+func childMean(b *testing.B, test, prefix string) float64 {
 	total := 0.0
 	for i := 0; i < b.N; i++ {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestParkMemChild$", "-test.count=1")
+		cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
 		cmd.Env = append(os.Environ(),
 			parkMemChildEnv+"=1",
 			fmt.Sprintf("GOMAXPROCS=%d", runtime.GOMAXPROCS(0)))
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			b.Fatalf("park_mem child: %v\n%s", err, out)
+			b.Fatalf("%s: %v\n%s", test, err, out)
 		}
 		found := false
 		sc := bufio.NewScanner(bytes.NewReader(out))
 		for sc.Scan() {
-			if line := sc.Text(); strings.HasPrefix(line, parkMemPrefix) {
-				v, err := strconv.ParseFloat(strings.TrimPrefix(line, parkMemPrefix), 64)
+			if line := sc.Text(); strings.HasPrefix(line, prefix) {
+				v, err := strconv.ParseFloat(strings.TrimPrefix(line, prefix), 64)
 				if err != nil {
-					b.Fatalf("park_mem child: bad output %q", sc.Text())
+					b.Fatalf("%s: bad output %q", test, sc.Text())
 				}
 				total += v
 				found = true
 			}
 		}
 		if !found {
-			b.Fatalf("park_mem child printed no result:\n%s", out)
+			b.Fatalf("%s printed no result:\n%s", test, out)
 		}
 	}
-	b.ReportMetric(total/float64(b.N), "bytes/goroutine")
+	return total / float64(b.N)
+}
+
+func BenchmarkParkMem(b *testing.B) {
+	b.ReportMetric(childMean(b, "TestParkMemChild", parkMemPrefix), "bytes/goroutine")
+}
+
+// BenchmarkMillion: a million goroutines parked at once; the figure is the
+// child's peak RSS.
+func BenchmarkMillion(b *testing.B) {
+	b.ReportMetric(childMean(b, "TestMillionChild", millionPrefix), "MB-peak-rss")
 }
