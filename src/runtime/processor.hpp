@@ -75,9 +75,10 @@ struct processor {
   pthread_t thread{};
 
   // ---- sleeping ----
-  // Futex the worker sleeps on while 0: wake_look and wake_spin bits
-  // (scheduler.cpp), set with fetch_or and consumed with exchange(0), so
-  // neither is lost to the other.
+  // Futex the worker sleeps on: wake_look and wake_spin bits (scheduler.cpp),
+  // set with fetch_or and consumed with exchange(0), so neither is lost to
+  // the other; wake_sleeping, set by the worker (CAS from 0) only while it
+  // is in its idle futex wait, tells wakep() that a futex wake is needed.
   std::atomic<std::uint32_t> wake_word{0};
   processor* idle_next = nullptr;           // guarded by sched.lock
   bool idle = false;                        // guarded by sched.lock

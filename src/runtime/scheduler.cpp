@@ -74,7 +74,10 @@ constexpr std::uint32_t fairness_interval = 61;
 
 // Bits of processor::wake_word.
 constexpr std::uint32_t wake_look = 1;  // look again: gomaxprocs changed, the process exits
-constexpr std::uint32_t wake_spin = 2;  // from wakep(): you are counted in nspinning  // Go's: check the global queue every 61 ticks
+constexpr std::uint32_t wake_spin = 2;  // from wakep(): you are counted in nspinning
+constexpr std::uint32_t wake_sleeping = 4;  // set by the worker itself while in its idle futex wait
+// How long an idle worker polls its wake word before sleeping.
+constexpr std::int64_t idle_poll_ns = 50'000;
 constexpr int steal_rounds = 4;
 
 [[noreturn]] void fatal(const char* msg) noexcept {
@@ -732,8 +735,24 @@ goroutine* find_runnable(processor* p) noexcept {
         if (until_sweep < 0) until_sweep = 0;
         if (timeout < 0 || until_sweep < timeout) timeout = until_sweep;
       }
-      while (timeout != 0 && p->wake_word.load(std::memory_order_acquire) == 0) {
-        futex_wait(&p->wake_word, 0, timeout);
+      // Poll a moment first: a program that hands goroutines back and forth
+      // calls wakep() again within microseconds, and a token that finds us
+      // polling costs neither side a system call.
+      std::int64_t poll = timeout < 0 || timeout > idle_poll_ns ? idle_poll_ns : timeout;
+      for (std::int64_t until = now + poll;
+           p->wake_word.load(std::memory_order_acquire) == 0 && nanotime() < until;) {
+        for (int i = 0; i < 10; ++i) cpu_relax();
+      }
+      // Then sleep, saying so (wake_sleeping), so that wakep() knows it must
+      // make the futex call. The CAS fails if a token came first.
+      for (;;) {
+        std::uint32_t expected = 0;
+        if (timeout == 0 || !p->wake_word.compare_exchange_strong(expected, wake_sleeping, std::memory_order_acq_rel,
+                                                                  std::memory_order_acquire)) {
+          break;
+        }
+        futex_wait(&p->wake_word, wake_sleeping, timeout);
+        p->wake_word.fetch_and(~wake_sleeping, std::memory_order_acq_rel);
         if (timeout > 0) break;
       }
     }
@@ -942,8 +961,9 @@ void wakep() noexcept {
     g_sched.nspinning.fetch_sub(1, std::memory_order_seq_cst);
     return;
   }
-  q->wake_word.fetch_or(wake_spin, std::memory_order_release);  // q adopts the nspinning we counted
-  futex_wake(&q->wake_word, 1);
+  // q adopts the nspinning we counted. A worker still polling sees the token
+  // by itself; only a sleeping one needs the system call.
+  if (q->wake_word.fetch_or(wake_spin, std::memory_order_acq_rel) & wake_sleeping) futex_wake(&q->wake_word, 1);
 }
 
 void ready(goroutine* g) noexcept {
