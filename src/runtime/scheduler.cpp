@@ -724,36 +724,35 @@ goroutine* find_runnable(processor* p) noexcept {
       stack_scavenge();
       std::int64_t now = nanotime();
       pool_sweep_if_due(p, now);
-      std::int64_t timeout = -1;
-      if (std::int64_t when = earliest_timer(); when != 0) {
-        timeout = when - now;
-        if (timeout < 0) timeout = 0;
-      }
-      if (pool_sweep_pending(p)) {
-        // Wake up for the next sweep, so an idle program frees pooled values.
-        std::int64_t until_sweep = pool_next_sweep(p) - now;
-        if (until_sweep < 0) until_sweep = 0;
-        if (timeout < 0 || until_sweep < timeout) timeout = until_sweep;
-      }
+      // Wake up for the earliest timer, and for the next pool sweep, so that
+      // an idle program frees pooled values. -1: no deadline.
+      std::int64_t deadline = earliest_timer();
+      if (deadline == 0) deadline = -1;
+      if (pool_sweep_pending(p) && (deadline < 0 || pool_next_sweep(p) < deadline)) deadline = pool_next_sweep(p);
       // Poll a moment first: a program that hands goroutines back and forth
       // calls wakep() again within microseconds, and a token that finds us
       // polling costs neither side a system call.
-      std::int64_t poll = timeout < 0 || timeout > idle_poll_ns ? idle_poll_ns : timeout;
-      for (std::int64_t until = now + poll;
-           p->wake_word.load(std::memory_order_acquire) == 0 && nanotime() < until;) {
+      std::int64_t poll_until = now + idle_poll_ns;
+      if (deadline >= 0 && deadline < poll_until) poll_until = deadline;
+      while (p->wake_word.load(std::memory_order_acquire) == 0 && nanotime() < poll_until) {
         for (int i = 0; i < 10; ++i) cpu_relax();
       }
-      // Then sleep, saying so (wake_sleeping), so that wakep() knows it must
-      // make the futex call. The CAS fails if a token came first.
+      // Then sleep until the deadline, saying so (wake_sleeping), so that
+      // wakep() knows it must make the futex call. The CAS fails once a
+      // token has come; a spurious wake sleeps again for what is left.
       for (;;) {
+        std::int64_t left = -1;
+        if (deadline >= 0) {
+          left = deadline - nanotime();
+          if (left <= 0) break;
+        }
         std::uint32_t expected = 0;
-        if (timeout == 0 || !p->wake_word.compare_exchange_strong(expected, wake_sleeping, std::memory_order_acq_rel,
-                                                                  std::memory_order_acquire)) {
+        if (!p->wake_word.compare_exchange_strong(expected, wake_sleeping, std::memory_order_acq_rel,
+                                                  std::memory_order_acquire)) {
           break;
         }
-        futex_wait(&p->wake_word, wake_sleeping, timeout);
+        futex_wait(&p->wake_word, wake_sleeping, left);
         p->wake_word.fetch_and(~wake_sleeping, std::memory_order_acq_rel);
-        if (timeout > 0) break;
       }
     }
     if (!leave_idle(p)) {
