@@ -3,8 +3,9 @@
 // the argument of every benchmark is gomaxprocs.
 #pragma once
 
-#include <benchmark/benchmark.h>
 #include <goro/goro.hpp>
+
+#include "bench_common.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -14,12 +15,10 @@
 
 namespace goro_bench {
 
-/// GORO_BENCH_QUICK=1 divides every fixed count by 100, as the Go twins do.
-inline bool quick() {
-  const char* q = std::getenv("GORO_BENCH_QUICK");
-  return q != nullptr && std::string(q) == "1";
-}
-inline std::int64_t count(std::int64_t n) { return quick() ? n / 100 : n; }
+using bench_common::count;
+using bench_common::per_unit;
+using bench_common::quick;
+using bench_common::seconds_of;
 
 /// Counts down to zero, then lets wait() return: the part of a WaitGroup the
 /// benchmarks need (a goroutine per decrement, one waiter).
@@ -46,17 +45,7 @@ void run_fixed(benchmark::State& state, std::int64_t units, const char* name, Wo
     goro::run([&] { work(state); });
   }
   goro::gomaxprocs(old);
-  state.counters[name] = benchmark::Counter(static_cast<double>(units),
-                                            benchmark::Counter::kIsIterationInvariantRate |
-                                                benchmark::Counter::kInvert);
-}
-
-/// Seconds that f() takes.
-template <class F>
-double seconds_of(F&& f) {
-  auto start = std::chrono::steady_clock::now();
-  f();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  state.counters[name] = per_unit(units);
 }
 
 /// For b.N-style benchmarks registered with UseManualTime(): runs fn() once
@@ -71,9 +60,7 @@ void run_timed(benchmark::State& state, std::int64_t ops, Fn fn) {
     state.SetIterationTime(seconds);
   }
   goro::gomaxprocs(old);
-  state.counters["ns/op"] = benchmark::Counter(static_cast<double>(ops),
-                                               benchmark::Counter::kIsIterationInvariantRate |
-                                                   benchmark::Counter::kInvert);
+  state.counters["ns/op"] = per_unit(ops);
 }
 
 /// Runs `ops` ops split evenly over `goroutines` new goroutines, body(k)
@@ -82,7 +69,7 @@ template <class Body>
 void split(std::int64_t ops, int goroutines, Body& body) {
   goro::wait_group wg;
   for (int g = 0; g < goroutines; ++g) {
-    std::int64_t k = ops / goroutines + (g < ops % goroutines ? 1 : 0);
+    std::int64_t k = bench_common::share(ops, goroutines, g);
     wg.go([&body, k] { body(k); });
   }
   wg.wait();

@@ -15,6 +15,8 @@
 // which bench/compare reads.
 #include <goro/goro.hpp>
 
+#include "bench_common.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -27,11 +29,6 @@
 #include <unistd.h>
 
 namespace {
-
-bool quick() {
-  const char* q = std::getenv("GORO_BENCH_QUICK");
-  return q != nullptr && std::string(q) == "1";
-}
 
 std::int64_t rss_bytes() {
   std::ifstream statm("/proc/self/statm");
@@ -99,7 +96,7 @@ int main(int argc, char** argv) {
   std::string what = argc > 1 ? argv[1] : "";
   if (argc > 2) goro::gomaxprocs(std::atoi(argv[2]));
   if (what == "park_mem") {
-    const std::int64_t n = quick() ? 1000 : 100000;
+    const std::int64_t n = bench_common::quick() ? 1000 : 100000;
     auto r = park(n);
     if (!r.ok || r.growth < 0) {
       std::fprintf(stderr, "mem_bench park_mem: the goroutines did not park and exit in time\n");
@@ -109,7 +106,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (what == "million") {
-    const std::int64_t n = quick() ? 10000 : 1000000;
+    const std::int64_t n = bench_common::quick() ? 10000 : 1000000;
     auto r = park(n);
     if (!r.ok) {
       std::fprintf(stderr, "mem_bench million: the goroutines did not park and exit in time\n");

@@ -64,9 +64,7 @@ static void BM_SelectProdCons(benchmark::State& state) {
     });
   }
   goro::gomaxprocs(old);
-  state.counters["ns/op"] = benchmark::Counter(static_cast<double>(ops),
-                                               benchmark::Counter::kIsIterationInvariantRate |
-                                                   benchmark::Counter::kInvert);
+  state.counters["ns/op"] = bench_common::per_unit(ops);
 }
 BENCHMARK(BM_SelectProdCons)->Arg(1)->Arg(2)->UseRealTime();
 

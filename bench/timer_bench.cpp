@@ -42,9 +42,7 @@ static void timer_benchmark(benchmark::State& state, Bench bench) {
     for (auto& t : g) t.stop();
   }
   goro::gomaxprocs(old);
-  state.counters["ns/op"] = benchmark::Counter(static_cast<double>(ops),
-                                               benchmark::Counter::kIsIterationInvariantRate |
-                                                   benchmark::Counter::kInvert);
+  state.counters["ns/op"] = bench_common::per_unit(ops);
 }
 
 static void BM_AfterFunc(benchmark::State& state) {

@@ -414,9 +414,7 @@ static void BM_Sleep(benchmark::State& state) {
     idle.cv.notify_all();
     idle.exited.wait();
   });
-  state.counters["ns/op"] = benchmark::Counter(static_cast<double>(ops),
-                                               benchmark::Counter::kIsIterationInvariantRate |
-                                                   benchmark::Counter::kInvert);
+  state.counters["ns/op"] = bench_common::per_unit(ops);
 }
 BENCHMARK(BM_Sleep)->Arg(1)->Arg(2)->UseRealTime();
 

@@ -14,7 +14,7 @@
 // OS condition variable, so they cost nothing while another pool runs.
 #pragma once
 
-#include <benchmark/benchmark.h>
+#include "../bench_common.hpp"
 
 #include <boost/context/stack_context.hpp>
 #include <boost/fiber/algo/round_robin.hpp>
@@ -56,13 +56,10 @@
 
 namespace bf_bench {
 
-/// GORO_BENCH_QUICK=1 divides every fixed count by 100, as goro's and the Go
-/// twins do.
-inline bool quick() {
-  const char* q = std::getenv("GORO_BENCH_QUICK");
-  return q != nullptr && std::string(q) == "1";
-}
-inline std::int64_t count(std::int64_t n) { return quick() ? n / 100 : n; }
+using bench_common::count;
+using bench_common::per_unit;
+using bench_common::quick;
+using bench_common::seconds_of;
 
 // ---- fiber stacks ---------------------------------------------------------------
 //
@@ -449,20 +446,10 @@ void run_fixed(benchmark::State& state, std::int64_t units, const char* name, Wo
   for (auto _ : state) {
     p->run(job);
   }
-  state.counters[name] = benchmark::Counter(static_cast<double>(units),
-                                            benchmark::Counter::kIsIterationInvariantRate |
-                                                benchmark::Counter::kInvert);
+  state.counters[name] = per_unit(units);
 #ifdef BF_BENCH_STACK_CHECK
   state.counters["stack_depth"] = static_cast<double>(detail::deepest_stack_use.exchange(0));
 #endif
-}
-
-/// Seconds that f() takes.
-template <class F>
-double seconds_of(F&& f) {
-  auto start = std::chrono::steady_clock::now();
-  f();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 /// For b.N-style benchmarks registered with UseManualTime(): runs fn(procs)
@@ -479,9 +466,7 @@ void run_timed(benchmark::State& state, std::int64_t ops, Fn fn) {
     p->run(job);
     state.SetIterationTime(seconds);
   }
-  state.counters["ns/op"] = benchmark::Counter(static_cast<double>(ops),
-                                               benchmark::Counter::kIsIterationInvariantRate |
-                                                   benchmark::Counter::kInvert);
+  state.counters["ns/op"] = per_unit(ops);
 #ifdef BF_BENCH_STACK_CHECK
   state.counters["stack_depth"] = static_cast<double>(detail::deepest_stack_use.exchange(0));
 #endif
@@ -493,7 +478,7 @@ template <class Body>
 void split(std::int64_t ops, int fibers, Body& body) {
   latch wg(fibers);
   for (int g = 0; g < fibers; ++g) {
-    std::int64_t k = ops / fibers + (g < ops % fibers ? 1 : 0);
+    std::int64_t k = bench_common::share(ops, fibers, g);
     go([&body, &wg, k] {
       body(k);
       wg.done();
