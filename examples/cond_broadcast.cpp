@@ -19,14 +19,19 @@ struct button {
 
 // Starts a goroutine that waits for a click, then runs fn. Unlike the book,
 // it holds the lock until wait() releases it: a broadcast made under the
-// lock cannot slip in before the wait and be missed.
+// lock cannot slip in before the wait and be missed. And it lets go of b
+// before fn runs: fn tells main the click was handled, after which main may
+// leave the scope that owns b (Go's garbage collector keeps b alive for the
+// book's version; in C++ nothing touches b once main can destroy it).
 void subscribe(button& b, std::function<void()> fn) {
   goro::wait_group running;
   running.add(1);
   goro::go([&b, &running, fn] {
-    std::unique_lock l(b.mu);
-    running.done();
-    b.clicked.wait();
+    {
+      std::unique_lock l(b.mu);
+      running.done();
+      b.clicked.wait();
+    }
     fn();
   });
   running.wait();
@@ -64,9 +69,11 @@ int main() {
       goro::mutex out;
       auto handler = [&](std::string msg) {
         return [&, msg] {
-          std::lock_guard l(out);
-          std::cout << msg << "\n";
-          click_registered.done();
+          {
+            std::lock_guard l(out);
+            std::cout << msg << "\n";
+          }
+          click_registered.done();  // the last touch: main may return now
         };
       };
       click_registered.add(3);
