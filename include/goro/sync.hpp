@@ -76,9 +76,18 @@ class mutex {
   }
   /// Unlocks. Any goroutine or thread may unlock (the lock is not owned),
   /// as in Go. Unlocking an unlocked mutex ends the program.
+  ///
+  /// As with std::mutex, whoever locks the mutex next may destroy it, even
+  /// while this call has not yet returned: the release of the locked bit is
+  /// unlock's last access to the mutex, except in starvation mode, where
+  /// nobody can lock it before the hand-off (see unlock_slow).
   void unlock() noexcept {
-    std::int32_t now = state_.fetch_sub(locked, std::memory_order_release) - locked;
-    if (now != 0) [[unlikely]] unlock_slow(now);
+    std::int32_t expected = locked;
+    if (state_.compare_exchange_strong(expected, 0, std::memory_order_release, std::memory_order_relaxed))
+        [[likely]] {
+      return;
+    }
+    unlock_slow(expected);
   }
 
  private:
@@ -89,7 +98,7 @@ class mutex {
   static constexpr int waiter_shift = 3;
 
   GORO_API void lock_slow() noexcept;
-  GORO_API void unlock_slow(std::int32_t now) noexcept;
+  GORO_API void unlock_slow(std::int32_t old) noexcept;
 
   // locked | woken | starving | waiters << waiter_shift
   std::atomic<std::int32_t> state_{0};
@@ -102,6 +111,11 @@ class mutex {
 /// Writer-preferring: once a writer waits, new readers wait behind it, so a
 /// stream of readers cannot starve a writer. A reader must not take the read
 /// lock again while holding it (a writer in between would deadlock both).
+///
+/// Unlike mutex, a writer's unlock() lets readers in before it releases the
+/// writers' lock (Go's order, which the reader count needs), so destroy an
+/// rw_mutex only once every unlock() has returned, not merely once the
+/// writer's critical section is seen to have ended.
 class rw_mutex {
  public:
   rw_mutex() noexcept = default;

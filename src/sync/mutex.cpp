@@ -5,8 +5,15 @@
 //   bit 0 locked, bit 1 woken (a waiter was woken or an arrival is spinning:
 //   unlock need not wake another), bit 2 starving, bits 3.. waiter count.
 // The waiter count counts goroutines and threads queued (or about to queue)
-// on sema_. Every transition is a CAS on state, except unlock's fetch_sub and
-// the starvation hand-off's fetch_add, which are only done by the holder.
+// on sema_. Every transition is a CAS on state, except the two halves of a
+// starvation hand-off (the holder's fetch_sub of locked, the receiving
+// waiter's fetch_add), which nobody else can race with while starving is set.
+//
+// Destruction: like std::mutex, the mutex may be destroyed by whoever locks
+// it next, before an unlock() that let it in has returned. So unlock's last
+// access to *this is the CAS that clears locked (normal mode) or the sema
+// hand-off (starvation mode); see unlock_slow. Go's unlock touches the state
+// word again after releasing the lock, which its GC makes harmless.
 #include <thread>
 
 #include "goro/sync.hpp"
@@ -76,23 +83,33 @@ void mutex::lock_slow() noexcept {
   }
 }
 
-void mutex::unlock_slow(std::int32_t now) noexcept {
-  if (((now + locked) & locked) == 0) detail::sync_fatal("sync: unlock of unlocked mutex");
-  if ((now & starving) == 0) {
-    std::int32_t old = now;
-    for (;;) {
-      // Nobody to wake, or someone already woken / spinning / holding it.
-      if ((old >> waiter_shift) == 0 || (old & (locked | woken | starving)) != 0) return;
-      std::int32_t next = (old - (1 << waiter_shift)) | woken;
-      if (state_.compare_exchange_strong(old, next, std::memory_order_release, std::memory_order_relaxed)) {
-        detail::sema_release(&sema_, false);
-        return;
-      }
+void mutex::unlock_slow(std::int32_t old) noexcept {
+  for (;;) {
+    if ((old & locked) == 0) detail::sync_fatal("sync: unlock of unlocked mutex");
+    if ((old & starving) != 0) {
+      // Starvation: hand the lock to the front waiter; it runs next. The
+      // locked bit is cleared here and set by the waiter; while starving,
+      // arrivals queue instead of taking it, and only that waiter can clear
+      // starving, so the mutex outlives this call however others use it.
+      state_.fetch_sub(locked, std::memory_order_release);
+      detail::sema_release(&sema_, true);
+      return;
     }
+    // Normal mode: release the lock and, in the same step, claim the wake of
+    // one waiter unless one was already woken or an arrival is spinning
+    // (woken). Go releases first and decides after, touching the state word
+    // once more; here the release is the last access but for the wake, and
+    // the waiter woken is still counted as a user of the mutex until it has
+    // locked it, so the mutex cannot be destroyed under sema_release.
+    std::int32_t next = old - locked;
+    bool wake = (next >> waiter_shift) != 0 && (next & woken) == 0;
+    if (wake) next = (next - (1 << waiter_shift)) | woken;
+    if (state_.compare_exchange_weak(old, next, std::memory_order_release, std::memory_order_relaxed)) {
+      if (wake) detail::sema_release(&sema_, false);
+      return;
+    }
+    // A failed CAS reloaded old: a waiter or spinner changed the state.
   }
-  // Starvation: hand the lock to the front waiter; it runs next. The locked
-  // bit stays clear: the waiter sets it. While starving, arrivals do not take it.
-  detail::sema_release(&sema_, true);
 }
 
 // ---- rw_mutex ------------------------------------------------------------------

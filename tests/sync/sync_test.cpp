@@ -572,6 +572,40 @@ TEST(Mutex, DestroyedByTheLastUserRightAfterUnlock) {
   });
 }
 
+// Not a Go test: the refcount idiom. Three users, goroutines and a plain
+// thread; each drops its reference under the lock and the one that drops the
+// last deletes the mutex, possibly while another's unlock() (which may have
+// woken a waiter) is still returning. ASan reports it if unlock touches the
+// mutex after releasing it.
+TEST(Mutex, DestroyedByWhoeverDropsTheLastReference) {
+  struct shared {
+    goro::mutex mu;
+    int refs = 3;
+  };
+  auto drop = [](shared* s) {
+    s->mu.lock();
+    goro::yield();  // let the others queue (sched_yield on the thread)
+    bool last = --s->refs == 0;
+    s->mu.unlock();
+    if (last) delete s;
+  };
+  goro::run([&] {
+    for (int round = 0; round < scaled(1000); ++round) {
+      auto* s = new shared;
+      auto done = goro::make_chan<int>(2);
+      for (int i = 0; i < 2; ++i) {
+        goro::go([s, drop, done] {
+          drop(s);
+          done.send(1);
+        });
+      }
+      bounded_thread t([s, drop] { drop(s); });
+      ASSERT_TRUE(wait_for(done, 2));
+      ASSERT_TRUE(t.join());
+    }
+  });
+}
+
 TEST(MutexDeathTest, UnlockOfUnlockedMutexEndsTheProgram) {
   EXPECT_DEATH(
       {
