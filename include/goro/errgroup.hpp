@@ -116,20 +116,24 @@ class errgroup {
     s_->wg.add(1);
     struct run {
       std::shared_ptr<state> s;
-      std::decay_t<F> fn;
+      std::optional<std::decay_t<F>> fn;
       void operator()() {
+        // wait() may return (and its caller destroy what f's captures refer
+        // to) as soon as done() lets it go, while the runtime destroys this
+        // object only later: so f, with its captures, goes before done().
         struct finish {
-          state& s;
+          run& r;
           ~finish() {
-            if (s.slots) s.slots.recv();
-            s.wg.done();
+            r.fn.reset();
+            if (r.s->slots) r.s->slots.recv();
+            r.s->wg.done();
           }
-        } fin{*s};
+        } fin{*this};
         try {
           if constexpr (std::is_void_v<std::invoke_result_t<std::decay_t<F>&>>) {
-            fn();
+            (*fn)();
           } else {
-            if (std::error_code c = fn()) s->fail(c, nullptr);
+            if (std::error_code c = (*fn)()) s->fail(c, nullptr);
           }
         } catch (...) {
           s->fail(std::error_code(), std::current_exception());
@@ -137,7 +141,7 @@ class errgroup {
       }
     };
     try {
-      detail::spawn(where, run{s_, std::forward<F>(f)});
+      detail::spawn(where, run{s_, std::optional<std::decay_t<F>>(std::in_place, std::forward<F>(f))});
     } catch (...) {
       if (s_->slots) s_->slots.recv();
       s_->wg.done();

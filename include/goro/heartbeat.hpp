@@ -6,7 +6,9 @@
 //   switch (goro::select(beats.on_recv(), results.on_recv(v), goro::after(1s).on_recv())) {
 //     case 2: /* no pulse for 1 s: the worker is not healthy */ ...
 //   }
-//   done.close();            // the worker stops; both channels close
+//   done.close();                    // the worker stops; both channels close
+//   for (auto r : results) (void)r;  // wait for that (results closes) before
+//                                    // leaving what work's [&] refers to
 //
 // Two kinds of pulse, as in the book:
 //   heartbeat(stop, interval, work)   a pulse every `interval` while the

@@ -22,10 +22,10 @@
 //
 // first_of returns once it has an answer, ctx is done, or every replica has
 // given up, and only after every replica has returned: it waits for the
-// losers, which leaves no goroutine behind (each replica's goroutine is
-// finishing, past its last touch of anything, when first_of returns). So
-// replicas must honour their context's cancellation for first_of to return
-// promptly.
+// losers, which leaves no goroutine behind (when first_of returns, each
+// replica's copy of f has been destroyed and its goroutine is finishing,
+// past its last touch of anything). So replicas must honour their
+// context's cancellation for first_of to return promptly.
 //
 // The result, replica_result<R>:
 //   value    the first answer; empty if there was none

@@ -120,15 +120,20 @@ class group {
     } catch (...) {
       c->error = std::current_exception();
     }
-    c->wg.done();
+    // Unregister before done(): a caller waiting in call() may destroy the
+    // group as soon as done() lets it go, so from done() on run touches only
+    // c (kept alive by the shared_ptr) and locals. (Go calls Done under the
+    // lock; its GC keeps the group alive.) A call arriving after the erase
+    // starts a new flight, as one arriving after Go's delete would.
     std::vector<chan<chan_result<V>>> chans;
     bool shared;
     {
       std::lock_guard lock(mu_);
       if (!c->forgotten) calls_.erase(key);
-      chans = std::move(c->chans);
+      chans = std::move(c->chans);  // no chan joins c once it is unregistered
       shared = c->dups > 0;
     }
+    c->wg.done();
     // Buffered (capacity 1) and sent once each: never blocks.
     for (auto& ch : chans) ch.send(chan_result<V>{c->val, c->error, shared});
   }

@@ -203,24 +203,32 @@ class wait_group {
   GORO_API void wait();
 
   /// add(1), then runs f() in a new goroutine that calls done() when f
-  /// returns (Go 1.25's WaitGroup.Go).
+  /// returns (Go 1.25's WaitGroup.Go). f (and what it holds by value) is
+  /// destroyed before done(), so before wait() returns.
   template <class F>
     requires std::is_invocable_v<std::decay_t<F>&&>
   void go(F&& f, source_location where = source_location::current()) {
     add(1);
     struct task {
       wait_group* wg;
-      std::decay_t<F> fn;
+      std::optional<std::decay_t<F>> fn;
       void operator()() {
+        // The waiter may destroy what f's captures refer to (or own the
+        // last reference to) once done() lets it go, and the runtime
+        // destroys this task only later: so f goes first, then done(),
+        // this goroutine's last touch of the group.
         struct finish {
-          wait_group* wg;
-          ~finish() { wg->done(); }
-        } fin{wg};
-        std::move(fn)();
+          task* t;
+          ~finish() {
+            t->fn.reset();
+            t->wg->done();
+          }
+        } fin{this};
+        std::move(*fn)();
       }
     };
     try {
-      detail::spawn(where, task{this, std::forward<F>(f)});
+      detail::spawn(where, task{this, std::optional<std::decay_t<F>>(std::in_place, std::forward<F>(f))});
     } catch (...) {
       done();
       throw;
@@ -289,6 +297,11 @@ class cond {
 /// caller waits until that call has returned. If f throws, the exception
 /// reaches that caller and the once still counts as done (Go's rule: f is
 /// never run again).
+///
+/// Once a call() has returned, the once may be destroyed (by an owner that
+/// knows no other call() is still waiting in it), even if the call that ran
+/// f has not returned yet: marking it done is that call's last access to
+/// the once, but for waking callers that still wait in call().
 class once {
  public:
   once() noexcept = default;
@@ -297,26 +310,57 @@ class once {
 
   template <class F>
   void call(F&& f) {
-    if (done_.load(std::memory_order_acquire)) [[likely]] return;
+    if ((state_.load(std::memory_order_acquire) & done_bit) != 0) [[likely]] return;
     call_slow(f);
   }
   /// Whether f has run (or is done running, with or without an exception).
-  bool done() const noexcept { return done_.load(std::memory_order_acquire); }
+  bool done() const noexcept { return (state_.load(std::memory_order_acquire) & done_bit) != 0; }
 
  private:
+  // Go locks a mutex around f and stores done before unlocking it, so a
+  // caller that sees done may destroy the once while the unlock still runs.
+  // Storing done after the unlock instead lets a caller that locks in
+  // between run f again. So one word holds both: the runner publishes done
+  // and learns who waits in a single exchange, its last access to the once
+  // but for the wake of those waiters (who, still inside call(), keep the
+  // once alive until sema_release_n has let them go).
+  static constexpr std::uint32_t done_bit = 1;
+  static constexpr std::uint32_t running_bit = 2;
+  static constexpr int waiter_shift = 2;
+
   template <class F>
   void call_slow(F& f) {
-    std::lock_guard<mutex> lock(m_);
-    if (done_.load(std::memory_order_relaxed)) return;
+    std::uint32_t s = state_.load(std::memory_order_acquire);
+    for (;;) {
+      if ((s & done_bit) != 0) return;
+      if ((s & running_bit) == 0) {
+        if (state_.compare_exchange_weak(s, s | running_bit, std::memory_order_acquire,
+                                         std::memory_order_acquire)) {
+          break;  // ours to run
+        }
+        continue;
+      }
+      // f is running: count ourselves in. Invariant: a waiter counted
+      // before the runner's exchange gets one token from it; none can be
+      // counted after (done is set: the CAS fails and we return).
+      if (state_.compare_exchange_weak(s, s + (1u << waiter_shift), std::memory_order_acquire,
+                                       std::memory_order_acquire)) {
+        detail::sema_acquire(&sema_, false);  // a token only once done is set
+        return;
+      }
+    }
     struct mark_done {
-      std::atomic<bool>& done;
-      ~mark_done() { done.store(true, std::memory_order_release); }
-    } mark{done_};
+      once& o;
+      ~mark_done() {  // also when f throws: done, and the waiters return normally
+        std::uint32_t old = o.state_.exchange(done_bit, std::memory_order_acq_rel);
+        if (std::uint32_t n = old >> waiter_shift; n != 0) detail::sema_release_n(&o.sema_, n);
+      }
+    } mark{*this};
     std::invoke(f);
   }
 
-  std::atomic<bool> done_{false};
-  mutex m_;
+  std::atomic<std::uint32_t> state_{0};  // done_bit | running_bit | waiters << waiter_shift
+  detail::sema sema_;                    // the waiters park here until done
 };
 
 namespace detail {

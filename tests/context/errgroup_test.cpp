@@ -278,6 +278,50 @@ TEST(Errgroup, GoWaitsForASlot) {
   });
 }
 
+// Not an x/sync test: a task's function, and what it holds by value, is
+// destroyed before the task counts as done, so before wait() returns (in Go
+// the GC makes the order moot). Each capture counts its destruction,
+// yielding first, so that a wait() let go before the destructors ran gets to
+// see the count short. Tasks fail too (the first with an error code, the
+// second with an exception: the same path), and a limit is set on odd rounds.
+TEST(Errgroup, TaskFunctionIsDestroyedBeforeWaitReturns) {
+  struct counts_destruction {
+    std::shared_ptr<std::atomic<int>> destroyed;  // null once moved from
+    explicit counts_destruction(std::shared_ptr<std::atomic<int>> d) : destroyed(std::move(d)) {}
+    counts_destruction(counts_destruction&&) noexcept = default;
+    ~counts_destruction() {
+      if (!destroyed) return;
+      goro::yield();
+      destroyed->fetch_add(1);
+    }
+  };
+  goro::run([] {
+    constexpr int tasks = 4;
+    auto short_counts = std::make_shared<std::atomic<int>>(0);
+    for (int round = 0; round < scaled(200); ++round) {
+      auto destroyed = std::make_shared<std::atomic<int>>(0);
+      goro::errgroup g;
+      if (round % 2 == 1) g.set_limit(2);
+      for (int i = 0; i < tasks; ++i) {
+        g.go([c = counts_destruction(destroyed), i]() -> std::error_code {
+          (void)c;
+          goro::yield();
+          if (i == 1) throw std::runtime_error("task 1");
+          return i == 0 ? doom() : std::error_code();
+        });
+      }
+      ASSERT_TRUE(in_goroutine([g, destroyed, short_counts]() mutable {
+        try {
+          (void)g.wait();
+        } catch (const std::runtime_error&) {  // task 1 failed first
+        }
+        if (destroyed->load() != tasks) short_counts->fetch_add(1);
+      }));
+    }
+    EXPECT_EQ(short_counts->load(), 0) << "wait() returned before every task's function was destroyed";
+  });
+}
+
 // ---- singleflight --------------------------------------------------------------
 
 using sf_group = goro::singleflight::group<std::string, std::string>;
@@ -512,6 +556,75 @@ TEST(Singleflight, KeysAreIndependent) {
     auto ra = goro_test::recv_within(a);
     ASSERT_TRUE(ra.has_value());
     EXPECT_EQ(ra->val, 10);
+  });
+}
+
+// Not an x/sync test: in Go the GC keeps a group alive while the goroutine
+// that ran a call finishes. Here a caller that call() lets go may destroy
+// the group at once, although that goroutine (call_chan's, which nobody
+// waits for) has not returned: it must be done with the group before it
+// lets the waiters go. Hash and Eq, which the group runs under its lock,
+// count their calls after the delete and yield first, so that the caller
+// gets to run (and delete) in any window the runner leaves open; ASan
+// would report the use after free too.
+TEST(Singleflight, GroupMayBeDestroyedAsSoonAsCallReturns) {
+  static std::atomic<bool> deleted{false};
+  static std::atomic<int> late{0};
+  struct probe {
+    static void check() {
+      for (int i = 0; i < 3; ++i) goro::yield();
+      if (deleted.load()) late.fetch_add(1);
+    }
+  };
+  struct hash {
+    std::size_t operator()(const std::string& k) const {
+      probe::check();
+      return std::hash<std::string>{}(k);
+    }
+  };
+  struct eq {
+    bool operator()(const std::string& a, const std::string& b) const {
+      probe::check();
+      return a == b;
+    }
+  };
+  using group = goro::singleflight::group<std::string, std::string, hash, eq>;
+  late.store(0);
+  goro::run([] {
+    int joined = 0;
+    for (int round = 0; round < scaled(40); ++round) {
+      deleted.store(false);
+      auto* g = new group;
+      auto release = goro::make_chan<int>();
+      auto ch = g->call_chan("key", [release] {
+        goro::select(release.on_recv(), goro::after(wait_limit).on_recv());
+        return std::string("first");
+      });
+      auto got = goro::make_chan<int>(1);
+      goro::go([g, got] {
+        // Joined the flight in flight: delete the group right away. Else
+        // (too late to join) the test deletes it once the flight is over.
+        bool dup = g->call("key", [] { return std::string("second"); }).val == "first";
+        if (dup) {
+          deleted.store(true);
+          delete g;
+        }
+        got.send(dup ? 1 : 0);
+      });
+      give_a_chance();  // for the call to join the flight
+      release.close();
+      auto dup = goro_test::recv_within<int>(got);
+      auto r = goro_test::recv_within(ch);
+      ASSERT_TRUE(dup.has_value() && r.has_value());
+      EXPECT_EQ(r->val, "first");
+      if (*dup == 1) {
+        ++joined;
+      } else {
+        delete g;
+      }
+    }
+    EXPECT_EQ(late.load(), 0) << "the goroutine that ran the call used the group after a caller had returned";
+    EXPECT_GT(joined, 0) << "no call joined the flight in flight: nothing was tested";
   });
 }
 

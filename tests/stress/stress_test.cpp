@@ -342,30 +342,35 @@ TEST(Stress, GomaxprocsChangesWhileGoroutinesRun) {
         results.send(correct);
       });
     }
-    // Change gomaxprocs under them until they are done.
-    std::atomic<bool> stop{false};
-    std::atomic<int> changes{0};
+    // Change gomaxprocs under them until they are done. The changer's state
+    // is shared, not on this stack: an ASSERT below may return while it runs.
+    struct changer_state {
+      std::atomic<bool> stop{false};
+      std::atomic<int> changes{0};
+    };
+    auto changer = std::make_shared<changer_state>();
     auto changer_done = goro::make_chan<int>(1);
     const int original = restore.old();
-    goro::go([&stop, &changes, changer_done, original] {
+    goro::go([changer, changer_done, original] {
       const int settings[] = {1, 2, 4, 1};
-      for (int k = 0; !stop.load() || changes.load() < 8; ++k) {
+      for (int k = 0; !changer->stop.load() || changer->changes.load() < 8; ++k) {
         goro::gomaxprocs(settings[k % 4]);
-        changes.fetch_add(1);
+        changer->changes.fetch_add(1);
         goro::sleep(std::chrono::microseconds(500));
       }
       goro::gomaxprocs(original);
       changer_done.send(1);
     });
     std::vector<std::int64_t> got;
-    ASSERT_EQ(recv_n<std::int64_t>(results, pairs, &got), pairs) << "some pairs never finished";
-    stop = true;
+    const std::int64_t finished = recv_n<std::int64_t>(results, pairs, &got);
+    changer->stop = true;  // before any ASSERT: the changer ends either way
+    ASSERT_EQ(finished, pairs) << "some pairs never finished";
     ASSERT_TRUE(recv_within<int>(changer_done, stress_limit));
     for (auto c : got) EXPECT_EQ(c, rounds);
-    EXPECT_GE(changes.load(), 8);
+    EXPECT_GE(changer->changes.load(), 8);
     EXPECT_EQ(goro::gomaxprocs(0), original);
     EXPECT_TRUE(back_to(baseline));
-    std::cout << "[          ] " << changes.load() << " gomaxprocs changes under " << pairs << " ping-pong pairs\n";
+    std::cout << "[          ] " << changer->changes.load() << " gomaxprocs changes under " << pairs << " ping-pong pairs\n";
   });
 }
 

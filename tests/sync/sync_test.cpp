@@ -19,6 +19,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "sync/sync_helpers.hpp"
@@ -174,6 +175,43 @@ TEST(WaitGroup, DestroyedAsSoonAsWaitReturns) {
       wg->wait();
       wg.reset();
     }
+  });
+}
+
+// Not a Go test: go(f) destroys f, and what it holds by value, before its
+// done(), so before wait() returns: the waiter may then destroy what a
+// capture's destructor uses. Each capture counts its destruction, yielding
+// first (the runtime destroys a goroutine's function on that goroutine), so
+// that a waiter let go before the destructors ran gets to see the count short.
+TEST(WaitGroup, GoDestroysTheFunctionBeforeDone) {
+  struct counts_destruction {
+    std::shared_ptr<std::atomic<int>> destroyed;  // null once moved from
+    explicit counts_destruction(std::shared_ptr<std::atomic<int>> d) : destroyed(std::move(d)) {}
+    counts_destruction(counts_destruction&&) noexcept = default;
+    ~counts_destruction() {
+      if (!destroyed) return;
+      goro::yield();
+      destroyed->fetch_add(1);
+    }
+  };
+  goro::run([] {
+    constexpr int tasks = 4;
+    auto short_counts = std::make_shared<std::atomic<int>>(0);
+    for (int round = 0; round < scaled(200); ++round) {
+      auto destroyed = std::make_shared<std::atomic<int>>(0);
+      auto wg = std::make_shared<goro::wait_group>();
+      for (int i = 0; i < tasks; ++i) {
+        wg->go([c = counts_destruction(destroyed)] {
+          (void)c;
+          goro::yield();
+        });
+      }
+      ASSERT_TRUE(in_goroutine([wg, destroyed, short_counts] {
+        wg->wait();
+        if (destroyed->load() != tasks) short_counts->fetch_add(1);
+      }));
+    }
+    EXPECT_EQ(short_counts->load(), 0) << "wait() returned before every go function was destroyed";
   });
 }
 

@@ -630,8 +630,9 @@ TEST(Timer, ConcurrentStopAndResetOfOneTimer) {
   goro::run([] {
     const int workers = 8;
     const int iters = under_sanitizer() ? 500 : 5000;
-    goro::timer t(1h);
-    auto c = t.c();
+    // Shared with the workers, which may outlive an ASSERT's early return.
+    auto t = std::make_shared<goro::timer>(1h);
+    auto c = t->c();
     auto quit = goro::make_chan<int>();
     auto done = goro::make_chan<int>(workers + 1);
     goro::go([c, quit, done] {
@@ -640,13 +641,13 @@ TEST(Timer, ConcurrentStopAndResetOfOneTimer) {
       done.send(0);
     });
     for (int w = 0; w < workers; ++w) {
-      goro::go([&t, done, w, iters] {
+      goro::go([t, done, w, iters] {
         std::mt19937 rng(w);
         for (int i = 0; i < iters; ++i) {
           switch (rng() % 3) {
-            case 0: t.stop(); break;
-            case 1: t.reset(std::chrono::microseconds(rng() % 100)); break;
-            default: t.reset(1h + std::chrono::seconds(i)); break;
+            case 0: t->stop(); break;
+            case 1: t->reset(std::chrono::microseconds(rng() % 100)); break;
+            default: t->reset(1h + std::chrono::seconds(i)); break;
           }
           if (i % 64 == 0) goro::yield();
         }
@@ -656,14 +657,14 @@ TEST(Timer, ConcurrentStopAndResetOfOneTimer) {
     auto deadline = goro::after(wait_limit + 20s);
     int finished = 0;
     while (finished < workers && goro::select(done.on_recv(), deadline.on_recv()) == 0) ++finished;
+    quit.close();  // before any ASSERT, so that the receiver ends either way
     ASSERT_EQ(finished, workers);
-    quit.close();
     ASSERT_TRUE(recv_within<int>(done));
 
-    t.stop();
+    t->stop();
     EXPECT_TRUE(stays_silent(c, 30ms)) << "a value arrived after the final stop";
     auto start = steady::now();
-    t.reset(20ms);
+    t->reset(20ms);
     auto v = recv_within(c, 20ms + slack);
     ASSERT_TRUE(v.has_value());
     EXPECT_GE(*v, start + 20ms) << "a stale value arrived after the final reset";
@@ -873,18 +874,20 @@ TEST(Ticker, Teardown) {
 // scheduler busy.
 TEST(Ticker, NanosecondTickerUnderLoad) {
   goro::run([] {
-    std::atomic<bool> stop{false};
+    auto stop = std::make_shared<std::atomic<bool>>(false);  // shared: outlives an early return
     auto done = goro::make_chan<int>(1);
-    goro::go([&stop, done] {
-      while (!stop.load()) goro::sleep(1ns);
+    goro::go([stop, done] {
+      while (!stop->load()) goro::sleep(1ns);
       done.send(1);
     });
     goro::ticker tk(1ns);
     auto c = tk.c();
-    for (int i = 0; i < 100; ++i) ASSERT_TRUE(recv_within(c, slack)) << "tick " << i;
+    int ticks = 0;
+    while (ticks < 100 && recv_within(c, slack)) ++ticks;
     tk.stop();
-    stop = true;
+    stop->store(true);  // before any ASSERT, so that the busy goroutine ends either way
     EXPECT_TRUE(recv_within<int>(done));
+    EXPECT_EQ(ticks, 100) << "tick " << ticks << " did not arrive";
   });
 }
 
