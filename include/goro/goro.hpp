@@ -15,6 +15,7 @@
 // The patterns of "Concurrency in Go" (patterns.hpp names them).
 #include "goro/error.hpp"
 #include "goro/heartbeat.hpp"
+#include "goro/net.hpp"
 #include "goro/pipeline.hpp"
 #include "goro/rate.hpp"
 #include "goro/replicate.hpp"

@@ -8,6 +8,7 @@
 
 #include <exception>
 #include <stdexcept>
+#include <system_error>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -43,7 +44,8 @@ class result {
   explicit operator bool() const noexcept { return has_value(); }
 
   /// The value; if there is none, rethrows the exception (E =
-  /// exception_ptr) or throws bad_result_access.
+  /// exception_ptr), throws std::system_error (E = std::error_code), or
+  /// throws bad_result_access.
   T& value() & {
     check();
     return std::get<0>(v_);
@@ -75,6 +77,8 @@ class result {
     if (has_value()) return;
     if constexpr (std::is_same_v<E, std::exception_ptr>) {
       if (std::get<1>(v_)) std::rethrow_exception(std::get<1>(v_));
+    } else if constexpr (std::is_same_v<E, std::error_code>) {
+      if (std::get<1>(v_)) throw std::system_error(std::get<1>(v_));
     }
     throw bad_result_access();
   }

@@ -38,6 +38,8 @@ enum class wait_reason : std::uint8_t {
   select_no_cases,
   sleep,
   sync,  // a goro sync primitive (mutex, cond, wait_group, ...)
+  io_wait,   // a socket (the netpoller)
+  blocking,  // a call running on the blocking pool (goro::blocking)
   forever,
 };
 const char* to_string(wait_reason r) noexcept;

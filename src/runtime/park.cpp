@@ -3,7 +3,11 @@
 
 #include "runtime/processor.hpp"
 
+#include <cerrno>
+
 namespace goro::detail {
+
+int errno_now() noexcept { return errno; }
 
 thread_parker& this_thread_parker() noexcept {
   thread_local thread_parker tp;

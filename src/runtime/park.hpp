@@ -40,6 +40,13 @@ struct thread_parker {
   }
 };
 
+/// errno, read afresh. glibc declares __errno_location() const, so within
+/// one function the compiler may reuse errno's address across a park, and a
+/// goroutine that resumed on another worker would read the first worker's
+/// errno. Code that loops around a park reads errno through this (defined
+/// in another translation unit, so that the call cannot be folded).
+GORO_NOINLINE int errno_now() noexcept;
+
 /// The calling thread's parker (lives as long as the thread).
 GORO_NOINLINE thread_parker& this_thread_parker() noexcept;
 

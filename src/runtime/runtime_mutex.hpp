@@ -28,6 +28,7 @@ namespace goro::detail {
 enum class lock_rank : std::uint8_t {
   timer = 10,    // a timer's own lock (time.cpp): taken first
   channel = 20,  // channel locks, several at once in address order (select)
+  poll_desc = 25,  // a socket's poll descriptor (netpoll.cpp): arms its deadline timers under it
   timer_heap = 30,
   sched = 40,    // global run queue and idle list
 };

@@ -30,6 +30,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -42,6 +43,7 @@
 #include <typeinfo>
 #include <vector>
 
+#include "runtime/netpoll.hpp"
 #include "runtime/park.hpp"
 #include "runtime/processor.hpp"
 #include "runtime/records.hpp"
@@ -60,6 +62,8 @@ const char* to_string(wait_reason r) noexcept {
     case wait_reason::select_no_cases: return "select (no cases)";
     case wait_reason::sleep: return "sleep";
     case wait_reason::sync: return "sync";
+    case wait_reason::io_wait: return "IO wait";
+    case wait_reason::blocking: return "blocking call";
     case wait_reason::forever: return "forever";
   }
   return "?";
@@ -76,9 +80,23 @@ constexpr std::uint32_t fairness_interval = 61;
 constexpr std::uint32_t wake_look = 1;  // look again: gomaxprocs changed, the process exits
 constexpr std::uint32_t wake_spin = 2;  // from wakep(): you are counted in nspinning
 constexpr std::uint32_t wake_sleeping = 4;  // set by the worker itself while in its idle futex wait
+constexpr std::uint32_t wake_in_poll = 8;   // set by the worker itself while it blocks in the netpoller
 // How long an idle worker polls its wake word before sleeping.
 constexpr std::int64_t idle_poll_ns = 50'000;
 constexpr int steal_rounds = 4;
+
+// Gives q's worker the wake bit `bit`, and wakes it if it sleeps: on its
+// futex (wake_sleeping) or in the netpoller (wake_in_poll). The worker sets
+// either bit with a CAS from 0, so a bit given before that makes the CAS
+// fail and the worker does not sleep; one given after is seen here.
+void kick(processor* q, std::uint32_t bit) noexcept {
+  std::uint32_t old = q->wake_word.fetch_or(bit, std::memory_order_acq_rel);
+  if (old & wake_sleeping) {
+    futex_wake(&q->wake_word, 1);
+  } else if (old & wake_in_poll) {
+    netpoll_break();
+  }
+}
 
 [[noreturn]] void fatal(const char* msg) noexcept {
   std::fprintf(stderr, "goro: fatal error: %s\n", msg);
@@ -324,8 +342,18 @@ void restore_thread_state(processor* p, const eh_state& st) noexcept {
   __atomic_store_n(&eh->uncaught, st.uncaught, __ATOMIC_RELAXED);
 }
 
-void restore_errno(processor* p, int e) noexcept { __atomic_store_n(p->errno_location, e, __ATOMIC_RELAXED); }
-int read_errno(processor* p) noexcept { return __atomic_load_n(p->errno_location, __ATOMIC_RELAXED); }
+// errno: the goroutines' own reads of it are plain (user code, after every
+// system call), so the runtime's save and restore are hidden from TSan: an
+// atomic here against a plain read in another goroutine on the same worker
+// would be reported as a race, and the switch itself orders them.
+void restore_errno(processor* p, int e) noexcept {
+  san::tsan_ignore_accesses ignore;
+  __atomic_store_n(p->errno_location, e, __ATOMIC_RELAXED);
+}
+int read_errno(processor* p) noexcept {
+  san::tsan_ignore_accesses ignore;
+  return __atomic_load_n(p->errno_location, __ATOMIC_RELAXED);
+}
 
 [[noreturn]] void goroutine_entry(void* arg) noexcept;
 
@@ -446,7 +474,10 @@ goroutine* next_local(processor* p) noexcept {
   if (should_stop(p)) return nullptr;
   std::uint32_t tick = relaxed_inc(p->schedtick);
   if (tick % fairness_interval == 0) {
-    pool_sweep_if_due(p, nanotime());
+    std::int64_t now = nanotime();
+    pool_sweep_if_due(p, now);
+    // A busy worker may never go idle to poll: let sockets in now and then.
+    netpoll_poll_if_stale(now);
     if (goroutine* g = global_get(p, 1)) return g;
   }
   std::int64_t due = p->timers.earliest.load(std::memory_order_relaxed);
@@ -653,6 +684,63 @@ void stop_for_gomaxprocs(processor* p) noexcept {
   p->parked_for_gomaxprocs.store(false, std::memory_order_release);
 }
 
+// An idle worker (on the idle list, not spinning) waits for work: until a
+// wakep() token, the earliest timer, or the next pool sweep; or, if it can
+// claim the poller, until a socket it watches is ready. Returns to look again.
+void idle_wait(processor* p) noexcept {
+  stack_scavenge();
+  std::int64_t now = nanotime();
+  pool_sweep_if_due(p, now);
+  // Wake up for the earliest timer, and for the next pool sweep, so that
+  // an idle program frees pooled values. -1: no deadline.
+  std::int64_t deadline = earliest_timer();
+  if (deadline == 0) deadline = -1;
+  if (pool_sweep_pending(p) && (deadline < 0 || pool_next_sweep(p) < deadline)) deadline = pool_next_sweep(p);
+  bool io = netpoll_has_waiters();
+  if (io && netpoll_poll(0, nullptr, 0) > 0) return;  // readied goroutines onto our queue
+  // Poll a moment first: a program that hands goroutines back and forth
+  // calls wakep() again within microseconds, and a token that finds us
+  // polling costs neither side a system call.
+  std::int64_t poll_until = now + idle_poll_ns;
+  if (deadline >= 0 && deadline < poll_until) poll_until = deadline;
+  while (p->wake_word.load(std::memory_order_acquire) == 0 && nanotime() < poll_until) {
+    for (int i = 0; i < 10; ++i) cpu_relax();
+  }
+  // Sockets are watched: wait in the poller, if no other worker does, saying
+  // so (wake_in_poll) so that wakep() breaks the wait. Not for a deadline
+  // the poller's clock cannot keep (a kernel without epoll_pwait2 counts in
+  // milliseconds): the futex wait below keeps it.
+  if (io && (deadline < 0 || netpoll_precise() || deadline - nanotime() >= 1'000'000) && netpoll_try_block()) {
+    std::uint32_t expected = 0;
+    if (p->wake_word.compare_exchange_strong(expected, wake_in_poll, std::memory_order_acq_rel,
+                                             std::memory_order_acquire)) {
+      std::int64_t left = -1;  // no deadline: no limit
+      if (deadline >= 0) left = std::max<std::int64_t>(deadline - nanotime(), 0);
+      if (left != 0) netpoll_poll(left, &p->wake_word, wake_in_poll);
+      p->wake_word.fetch_and(~wake_in_poll, std::memory_order_acq_rel);  // if the poll returned at once
+    }
+    netpoll_unblock();
+    return;
+  }
+  // Then sleep until the deadline, saying so (wake_sleeping), so that
+  // wakep() knows it must make the futex call. The CAS fails once a
+  // token has come; a spurious wake sleeps again for what is left.
+  for (;;) {
+    std::int64_t left = -1;
+    if (deadline >= 0) {
+      left = deadline - nanotime();
+      if (left <= 0) break;
+    }
+    std::uint32_t expected = 0;
+    if (!p->wake_word.compare_exchange_strong(expected, wake_sleeping, std::memory_order_acq_rel,
+                                              std::memory_order_acquire)) {
+      break;
+    }
+    futex_wait(&p->wake_word, wake_sleeping, left);
+    p->wake_word.fetch_and(~wake_sleeping, std::memory_order_acq_rel);
+  }
+}
+
 // Finds a goroutine for p to run, stealing and then sleeping as needed.
 // Runs in p's own context.
 goroutine* find_runnable(processor* p) noexcept {
@@ -665,6 +753,13 @@ goroutine* find_runnable(processor* p) noexcept {
     if (goroutine* g = next_local(p)) {
       found_work(p);
       return g;
+    }
+    // Sockets that became ready, unless a worker blocked in the poller gets them.
+    if (netpoll_has_waiters() && !netpoll_worker_blocked() && netpoll_poll(0, nullptr, 0) > 0) {
+      if (goroutine* g = runq_get(p)) {
+        found_work(p);
+        return g;
+      }
     }
     // Steal, if spinning is worth it: at most half the busy processors spin.
     int procs = g_sched.maxprocs.load(std::memory_order_relaxed);
@@ -720,41 +815,7 @@ goroutine* find_runnable(processor* p) noexcept {
       }
       sleep = false;  // wakep() took us off the idle list: its token is coming
     }
-    if (sleep) {
-      stack_scavenge();
-      std::int64_t now = nanotime();
-      pool_sweep_if_due(p, now);
-      // Wake up for the earliest timer, and for the next pool sweep, so that
-      // an idle program frees pooled values. -1: no deadline.
-      std::int64_t deadline = earliest_timer();
-      if (deadline == 0) deadline = -1;
-      if (pool_sweep_pending(p) && (deadline < 0 || pool_next_sweep(p) < deadline)) deadline = pool_next_sweep(p);
-      // Poll a moment first: a program that hands goroutines back and forth
-      // calls wakep() again within microseconds, and a token that finds us
-      // polling costs neither side a system call.
-      std::int64_t poll_until = now + idle_poll_ns;
-      if (deadline >= 0 && deadline < poll_until) poll_until = deadline;
-      while (p->wake_word.load(std::memory_order_acquire) == 0 && nanotime() < poll_until) {
-        for (int i = 0; i < 10; ++i) cpu_relax();
-      }
-      // Then sleep until the deadline, saying so (wake_sleeping), so that
-      // wakep() knows it must make the futex call. The CAS fails once a
-      // token has come; a spurious wake sleeps again for what is left.
-      for (;;) {
-        std::int64_t left = -1;
-        if (deadline >= 0) {
-          left = deadline - nanotime();
-          if (left <= 0) break;
-        }
-        std::uint32_t expected = 0;
-        if (!p->wake_word.compare_exchange_strong(expected, wake_sleeping, std::memory_order_acq_rel,
-                                                  std::memory_order_acquire)) {
-          break;
-        }
-        futex_wait(&p->wake_word, wake_sleeping, left);
-        p->wake_word.fetch_and(~wake_sleeping, std::memory_order_acq_rel);
-      }
-    }
+    if (sleep) idle_wait(p);
     if (!leave_idle(p)) {
       // wakep() took us off the idle list and counted us in nspinning; wait
       // for the token it sends, so that we adopt it exactly once.
@@ -834,8 +895,7 @@ void on_exit() noexcept {
   processor* self = tls_processor;
   for (int i = 0; i < n; ++i) {
     processor* q = proc(i);
-    q->wake_word.fetch_or(wake_look, std::memory_order_release);
-    futex_wake(&q->wake_word, 1);
+    kick(q, wake_look);
   }
   std::int64_t deadline = nanotime() + 200'000'000;
   for (int i = 0; i < n; ++i) {
@@ -962,7 +1022,7 @@ void wakep() noexcept {
   }
   // q adopts the nspinning we counted. A worker still polling sees the token
   // by itself; only a sleeping one needs the system call.
-  if (q->wake_word.fetch_or(wake_spin, std::memory_order_acq_rel) & wake_sleeping) futex_wake(&q->wake_word, 1);
+  kick(q, wake_spin);
 }
 
 void ready(goroutine* g) noexcept {
@@ -1099,8 +1159,7 @@ int gomaxprocs(int n) {
   int created = g_sched.nprocs.load(std::memory_order_acquire);
   for (int i = 0; i < created; ++i) {
     processor* q = proc(i);
-    q->wake_word.fetch_or(wake_look, std::memory_order_release);
-    futex_wake(&q->wake_word, 1);
+    kick(q, wake_look);
   }
   if (n < old) {
     // Wait until the processors beyond n have stopped running goroutines.
