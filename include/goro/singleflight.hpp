@@ -90,7 +90,19 @@ class group {
     c->chans.push_back(ch);
     calls_.emplace(key, c);
     lock.unlock();
-    goro::go([this, c, key, fn = std::decay_t<F>(std::forward<F>(f))]() mutable { run(c, key, fn); });
+    // f (and what it holds by value) goes before the result is delivered:
+    // whoever receives it may then destroy what f's captures refer to.
+    using G = std::decay_t<F>;
+    goro::go([this, c, key, fn = std::optional<G>(std::in_place, std::forward<F>(f))]() mutable {
+      auto call_then_drop = [&fn]() -> V {
+        struct drop {
+          std::optional<G>& f;
+          ~drop() { f.reset(); }
+        } d{fn};
+        return (*fn)();
+      };
+      run(c, key, call_then_drop);
+    });
     return ch;
   }
 

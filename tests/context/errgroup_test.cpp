@@ -414,6 +414,42 @@ TEST(Singleflight, DoChan) {
   });
 }
 
+// Not an x/sync test: the function call_chan runs (and what it holds by
+// value) is destroyed before the result is delivered, so that a receiver
+// may destroy what its captures refer to.
+TEST(Singleflight, CallChanDestroysTheFunctionBeforeDelivering) {
+  struct counts_destruction {
+    std::shared_ptr<std::atomic<int>> destroyed;  // null once moved from
+    explicit counts_destruction(std::shared_ptr<std::atomic<int>> d) : destroyed(std::move(d)) {}
+    counts_destruction(counts_destruction&&) noexcept = default;
+    counts_destruction(const counts_destruction& o) = default;
+    ~counts_destruction() {
+      if (!destroyed) return;
+      goro::yield();
+      destroyed->fetch_add(1);
+    }
+  };
+  goro::run([] {
+    int early = 0;
+    for (int round = 0; round < scaled(200); ++round) {
+      sf_group g;
+      auto destroyed = std::make_shared<std::atomic<int>>(0);
+      auto ch = g.call_chan("key", [c = counts_destruction(destroyed)] {
+        (void)c;
+        goro::yield();
+        return std::string("v");
+      });
+      // Copies of the lambda made on the way in are destroyed by now; the
+      // goroutine's own copy must be gone when the result arrives.
+      int before = destroyed->load();
+      auto r = goro_test::recv_within(ch);
+      ASSERT_TRUE(r.has_value());
+      if (destroyed->load() != before + 1) ++early;
+    }
+    EXPECT_EQ(early, 0) << "the result arrived before call_chan's function was destroyed";
+  });
+}
+
 // call_chan's registration is synchronous, so duplicate suppression is exact:
 // callers joining a call in flight share its single run of f; an exception
 // reaches each of them.
