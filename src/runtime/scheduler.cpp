@@ -698,19 +698,14 @@ void idle_wait(processor* p) noexcept {
   if (pool_sweep_pending(p) && (deadline < 0 || pool_next_sweep(p) < deadline)) deadline = pool_next_sweep(p);
   bool io = netpoll_has_waiters();
   if (io && netpoll_poll(0, nullptr, 0) > 0) return;  // readied goroutines onto our queue
-  // Poll a moment first: a program that hands goroutines back and forth
-  // calls wakep() again within microseconds, and a token that finds us
-  // polling costs neither side a system call.
-  std::int64_t poll_until = now + idle_poll_ns;
-  if (deadline >= 0 && deadline < poll_until) poll_until = deadline;
-  while (p->wake_word.load(std::memory_order_acquire) == 0 && nanotime() < poll_until) {
-    for (int i = 0; i < 10; ++i) cpu_relax();
-  }
   // Sockets are watched: wait in the poller, if no other worker does, saying
-  // so (wake_in_poll) so that wakep() breaks the wait. Not for a deadline
-  // the poller's clock cannot keep (a kernel without epoll_pwait2 counts in
-  // milliseconds): the futex wait below keeps it.
-  if (io && (deadline < 0 || netpoll_precise() || deadline - nanotime() >= 1'000'000) && netpoll_try_block()) {
+  // so (wake_in_poll) so that wakep() breaks the wait. At once, without the
+  // poll below: what this worker waits for is most likely a socket, and
+  // epoll_wait returns as soon as one is ready, where a poll of the wake
+  // word would not see it. Not for a deadline the poller's clock cannot
+  // keep (a kernel without epoll_pwait2 counts in milliseconds): the futex
+  // wait below keeps it.
+  if (io && (deadline < 0 || netpoll_precise() || deadline - now >= 1'000'000) && netpoll_try_block()) {
     std::uint32_t expected = 0;
     if (p->wake_word.compare_exchange_strong(expected, wake_in_poll, std::memory_order_acq_rel,
                                              std::memory_order_acquire)) {
@@ -721,6 +716,14 @@ void idle_wait(processor* p) noexcept {
     }
     netpoll_unblock();
     return;
+  }
+  // Poll a moment first: a program that hands goroutines back and forth
+  // calls wakep() again within microseconds, and a token that finds us
+  // polling costs neither side a system call.
+  std::int64_t poll_until = now + idle_poll_ns;
+  if (deadline >= 0 && deadline < poll_until) poll_until = deadline;
+  while (p->wake_word.load(std::memory_order_acquire) == 0 && nanotime() < poll_until) {
+    for (int i = 0; i < 10; ++i) cpu_relax();
   }
   // Then sleep until the deadline, saying so (wake_sleeping), so that
   // wakep() knows it must make the futex call. The CAS fails once a
