@@ -1,5 +1,6 @@
 // A short guided tour of goro: goroutines, channels, select, a pipeline that
-// stops when its done channel closes, and sync. Run: cmake --workflow --preset demo
+// stops when its done channel closes, sync, and a socket whose reads park the
+// goroutine. Run: cmake --workflow --preset demo
 #include <goro/goro.hpp>
 
 #include <iostream>
@@ -82,6 +83,25 @@ int main() {
     }
     wg.wait();
     std::cout << "   total " << total << "\n";
+
+    std::cout << "8. sockets: an echo server on a port the system picks; its reads park the goroutine\n";
+    auto ln = goro::net::listen("tcp", "127.0.0.1:0").value();
+    goro::go([ln] {
+      auto c = ln.accept().value();  // parks until the client connects
+      char buf[64];
+      for (;;) {
+        auto [n, err] = c.read(buf);  // parks until data comes
+        if (n > 0) c.write(buf, n);
+        if (err) break;  // goro::net::errc::eof: the client is done
+      }
+    });
+    auto client = goro::net::dial("tcp", ln.addr()).value();
+    client.write("ping");
+    char echo[4];
+    goro::net::read_full(client, echo);
+    std::cout << "   sent ping, got back " << std::string(echo, 4) << "\n";
+    client.close();
+    ln.close();
   });
   std::cout << "tour complete\n";
 }
