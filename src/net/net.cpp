@@ -339,6 +339,18 @@ result<std::vector<sock_addr>, std::error_code> resolve(net_kind k, std::string_
   return R::ok(std::move(out));
 }
 
+// What listen and dial use: the network's kind (out) and the addresses to
+// try, a Unix path or what resolve() finds.
+result<std::vector<sock_addr>, std::error_code> addresses_of(std::string_view network, std::string_view address,
+                                                            bool passive, net_kind& k) {
+  using R = result<std::vector<sock_addr>, std::error_code>;
+  if (!parse_network(network, k)) return R::fail(make_error_code(errc::unknown_network));
+  if (k != net_kind::unix_stream) return resolve(k, address, passive);
+  sock_addr sa;
+  if (!unix_addr(address, sa)) return R::fail(make_error_code(errc::bad_address));
+  return R::ok(std::vector<sock_addr>{sa});
+}
+
 int new_socket(int family) noexcept { return ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0); }
 
 }  // namespace
@@ -492,17 +504,9 @@ int listener::native_handle() const noexcept {
 result<listener, std::error_code> listen(std::string_view network, std::string_view address) {
   using R = result<listener, std::error_code>;
   detail::net_kind k;
-  if (!detail::parse_network(network, k)) return R::fail(make_error_code(errc::unknown_network));
-  std::vector<detail::sock_addr> addrs;
-  if (k == detail::net_kind::unix_stream) {
-    detail::sock_addr sa;
-    if (!detail::unix_addr(address, sa)) return R::fail(make_error_code(errc::bad_address));
-    addrs.push_back(sa);
-  } else {
-    auto r = detail::resolve(k, address, true);
-    if (!r) return R::fail(r.error());
-    addrs = std::move(*r);
-  }
+  auto resolved = detail::addresses_of(network, address, true, k);
+  if (!resolved) return R::fail(resolved.error());
+  std::vector<detail::sock_addr> addrs = std::move(*resolved);
   std::error_code last;
   for (const detail::sock_addr& sa : addrs) {
     int fd = detail::new_socket(sa.family());
@@ -574,17 +578,9 @@ result<conn, std::error_code> dial(const context& ctx, std::string_view network,
   using R = result<conn, std::error_code>;
   if (auto e = ctx.err()) return R::fail(e);
   detail::net_kind k;
-  if (!detail::parse_network(network, k)) return R::fail(make_error_code(errc::unknown_network));
-  std::vector<detail::sock_addr> addrs;
-  if (k == detail::net_kind::unix_stream) {
-    detail::sock_addr sa;
-    if (!detail::unix_addr(address, sa)) return R::fail(make_error_code(errc::bad_address));
-    addrs.push_back(sa);
-  } else {
-    auto r = detail::resolve(k, address, false);
-    if (!r) return R::fail(r.error());
-    addrs = std::move(*r);
-  }
+  auto resolved = detail::addresses_of(network, address, false, k);
+  if (!resolved) return R::fail(resolved.error());
+  std::vector<detail::sock_addr> addrs = std::move(*resolved);
   std::error_code last = make_error_code(errc::bad_address);
   for (const detail::sock_addr& sa : addrs) {
     if (auto e = ctx.err()) return R::fail(e);
