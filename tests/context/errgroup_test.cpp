@@ -285,16 +285,6 @@ TEST(Errgroup, GoWaitsForASlot) {
 // see the count short. Tasks fail too (the first with an error code, the
 // second with an exception: the same path), and a limit is set on odd rounds.
 TEST(Errgroup, TaskFunctionIsDestroyedBeforeWaitReturns) {
-  struct counts_destruction {
-    std::shared_ptr<std::atomic<int>> destroyed;  // null once moved from
-    explicit counts_destruction(std::shared_ptr<std::atomic<int>> d) : destroyed(std::move(d)) {}
-    counts_destruction(counts_destruction&&) noexcept = default;
-    ~counts_destruction() {
-      if (!destroyed) return;
-      goro::yield();
-      destroyed->fetch_add(1);
-    }
-  };
   goro::run([] {
     constexpr int tasks = 4;
     auto short_counts = std::make_shared<std::atomic<int>>(0);
@@ -303,7 +293,7 @@ TEST(Errgroup, TaskFunctionIsDestroyedBeforeWaitReturns) {
       goro::errgroup g;
       if (round % 2 == 1) g.set_limit(2);
       for (int i = 0; i < tasks; ++i) {
-        g.go([c = counts_destruction(destroyed), i]() -> std::error_code {
+        g.go([c = goro_test::counts_destruction(destroyed), i]() -> std::error_code {
           (void)c;
           goro::yield();
           if (i == 1) throw std::runtime_error("task 1");
@@ -418,22 +408,12 @@ TEST(Singleflight, DoChan) {
 // value) is destroyed before the result is delivered, so that a receiver
 // may destroy what its captures refer to.
 TEST(Singleflight, CallChanDestroysTheFunctionBeforeDelivering) {
-  struct counts_destruction {
-    std::shared_ptr<std::atomic<int>> destroyed;  // null once moved from
-    explicit counts_destruction(std::shared_ptr<std::atomic<int>> d) : destroyed(std::move(d)) {}
-    counts_destruction(counts_destruction&&) noexcept = default;  // move-only: one instance counts
-    ~counts_destruction() {
-      if (!destroyed) return;
-      goro::yield();
-      destroyed->fetch_add(1);
-    }
-  };
   goro::run([] {
     int early = 0;
     for (int round = 0; round < scaled(200); ++round) {
       sf_group g;
       auto destroyed = std::make_shared<std::atomic<int>>(0);
-      auto ch = g.call_chan("key", [c = counts_destruction(destroyed)] {
+      auto ch = g.call_chan("key", [c = goro_test::counts_destruction(destroyed)] {
         (void)c;
         goro::yield();
         return std::string("v");

@@ -4,8 +4,10 @@
 #include <goro/goro.hpp>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <thread>
 #include <utility>
@@ -168,5 +170,20 @@ template <class Chan>
 bool until_senders(const Chan& ch, std::size_t n, std::chrono::nanoseconds limit = wait_limit) {
   return eventually([&] { return waiting_senders(ch) >= n; }, limit);
 }
+
+/// A move-only capture that counts its destruction (yielding first, so that
+/// a destruction that races with the code under test is likely to lose):
+/// for checking that a function and what it holds are destroyed before the
+/// waiter it lets go returns. Moved-from instances do not count.
+struct counts_destruction {
+  std::shared_ptr<std::atomic<int>> destroyed;  // null once moved from
+  explicit counts_destruction(std::shared_ptr<std::atomic<int>> d) : destroyed(std::move(d)) {}
+  counts_destruction(counts_destruction&&) noexcept = default;
+  ~counts_destruction() {
+    if (!destroyed) return;
+    goro::yield();
+    destroyed->fetch_add(1);
+  }
+};
 
 }  // namespace goro_test

@@ -184,16 +184,6 @@ TEST(WaitGroup, DestroyedAsSoonAsWaitReturns) {
 // first (the runtime destroys a goroutine's function on that goroutine), so
 // that a waiter let go before the destructors ran gets to see the count short.
 TEST(WaitGroup, GoDestroysTheFunctionBeforeDone) {
-  struct counts_destruction {
-    std::shared_ptr<std::atomic<int>> destroyed;  // null once moved from
-    explicit counts_destruction(std::shared_ptr<std::atomic<int>> d) : destroyed(std::move(d)) {}
-    counts_destruction(counts_destruction&&) noexcept = default;
-    ~counts_destruction() {
-      if (!destroyed) return;
-      goro::yield();
-      destroyed->fetch_add(1);
-    }
-  };
   goro::run([] {
     constexpr int tasks = 4;
     auto short_counts = std::make_shared<std::atomic<int>>(0);
@@ -201,7 +191,7 @@ TEST(WaitGroup, GoDestroysTheFunctionBeforeDone) {
       auto destroyed = std::make_shared<std::atomic<int>>(0);
       auto wg = std::make_shared<goro::wait_group>();
       for (int i = 0; i < tasks; ++i) {
-        wg->go([c = counts_destruction(destroyed)] {
+        wg->go([c = goro_test::counts_destruction(destroyed)] {
           (void)c;
           goro::yield();
         });
