@@ -4,6 +4,7 @@
 // The core: goroutines, channels, select, timers, sync, context.
 #include "goro/chan.hpp"
 #include "goro/context.hpp"
+#include "goro/debug.hpp"
 #include "goro/errgroup.hpp"
 #include "goro/errors.hpp"
 #include "goro/runtime.hpp"

@@ -14,6 +14,7 @@
 
 #include <exception>
 #include <optional>
+#include <stdexcept>
 #include <type_traits>
 #include <utility>
 
@@ -21,6 +22,16 @@
 #include "goro/detail/runtime_core.hpp"
 
 namespace goro {
+
+/// Thrown by run() when its main goroutine and every other goroutine are
+/// blocked and nothing can wake them: no timer, no socket, no blocking()
+/// call, no plain thread that could still act. what() is Go's "all
+/// goroutines are asleep - deadlock!" followed by a dump of every goroutine
+/// (goro/debug.hpp). The deadlocked goroutines stay parked for good.
+class deadlock_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 /// Starts a goroutine that runs f() on a decayed copy of f. `where` (the
 /// call site, recorded automatically) is shown if the goroutine fails.
@@ -59,8 +70,9 @@ inline std::uint64_t id() noexcept { return detail::current_goroutine_id(); }
 }  // namespace this_goroutine
 
 /// Runs f() as the main goroutine and blocks the calling thread until it
-/// returns; returns what f returns, or rethrows what it throws. Called from a
-/// goroutine, it simply calls f.
+/// returns; returns what f returns, or rethrows what it throws. Throws
+/// deadlock_error if every goroutine blocks with nothing left to wake one
+/// (see docs/debugging.md). Called from a goroutine, it simply calls f.
 template <class F>
 std::invoke_result_t<F&> run(F&& f, source_location where = source_location::current()) {
   using R = std::invoke_result_t<F&>;

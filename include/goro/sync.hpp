@@ -124,7 +124,7 @@ class rw_mutex {
 
   void lock_shared() noexcept {
     if (reader_count_.fetch_add(1, std::memory_order_acquire) + 1 < 0) [[unlikely]] {
-      detail::sema_acquire(&reader_sem_, false);  // a writer is pending
+      detail::sema_acquire(&reader_sem_, false, detail::wait_reason::rw_mutex_rlock);  // a writer is pending
     }
   }
   [[nodiscard]] bool try_lock_shared() noexcept {
@@ -148,7 +148,7 @@ class rw_mutex {
     // for the active readers, if any.
     std::int32_t r = reader_count_.fetch_sub(max_readers, std::memory_order_acq_rel);
     if (r != 0 && reader_wait_.fetch_add(r, std::memory_order_acq_rel) + r != 0) [[unlikely]] {
-      detail::sema_acquire(&writer_sem_, false);
+      detail::sema_acquire(&writer_sem_, false, detail::wait_reason::rw_mutex_lock);
     }
   }
   GORO_API bool try_lock() noexcept;
@@ -345,7 +345,7 @@ class once {
       // counted after (done is set: the CAS fails and we return).
       if (state_.compare_exchange_weak(s, s + (1u << waiter_shift), std::memory_order_acquire,
                                        std::memory_order_acquire)) {
-        detail::sema_acquire(&sema_, false);  // a token only once done is set
+        detail::sema_acquire(&sema_, false, detail::wait_reason::once_wait);  // a token only once done is set
         return;
       }
     }

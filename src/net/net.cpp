@@ -119,7 +119,7 @@ struct net_socket {
     std::uint32_t s = state.fetch_or(closing, std::memory_order_acq_rel);
     if (s & closing) return make_error_code(errc::closed);
     netpoll_evict(pd);                                // blocked calls return `closed`
-    if (s != 0) sema_acquire(&close_sema, false);     // and leave; the last one lets us go on
+    if (s != 0) sema_acquire(&close_sema, false, wait_reason::io_wait);  // and leave; the last one lets us go on
     return close_fd();
   }
 

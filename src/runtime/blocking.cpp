@@ -54,6 +54,7 @@ blocking_pool& pool() noexcept {
 }
 
 void pool_thread() noexcept {
+  mark_runtime_thread();  // it readies goroutines, but only the one whose job it ran
   blocking_pool& bp = pool();
   std::unique_lock l(bp.mu);
   for (;;) {
@@ -79,6 +80,12 @@ void pool_thread() noexcept {
 }
 
 }  // namespace
+
+int blocking_threads() noexcept {
+  blocking_pool& bp = pool();
+  std::lock_guard l(bp.mu);
+  return bp.threads;
+}
 
 void blocking_call(void (*fn)(void*) noexcept, void* arg) {
   parker me = parker::current();

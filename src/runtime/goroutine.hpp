@@ -8,10 +8,16 @@
 //   goroutine costs one page. The heap record is recycled.
 //
 // Invariants:
-//  - status is the only field two threads may touch at once; every other field
+//  - status is the only field two threads may write at once; every other field
 //    belongs to whoever runs the goroutine, or (when it is not running) to the
 //    one code path that holds it: the run queue entry, the waiter queue that
 //    will ready it, the worker switching away from it.
+//  - The registry (every goroutine started and not yet returned, for dumps
+//    and the deadlock check) reads a goroutine from other threads: id,
+//    parent, spawn_site and run are written before it is registered and
+//    never after; reason and wait_since are relaxed atomics written by the
+//    goroutine itself; all_prev, all_next and name are guarded by the lock
+//    of its registry shard (shard, fixed at start).
 //  - A goroutine is on at most one run queue, and only when runnable.
 //  - While parking (status::parking or woken) it still runs on its stack;
 //    nobody but the worker that switches away from it may resume it.
@@ -26,23 +32,6 @@
 #include "switch/context.hpp"
 
 namespace goro::detail {
-
-/// What a goroutine waits on; shown in dumps and deadlock reports.
-enum class wait_reason : std::uint8_t {
-  none,
-  chan_receive,
-  chan_send,
-  chan_receive_nil,
-  chan_send_nil,
-  select,
-  select_no_cases,
-  sleep,
-  sync,  // a goro sync primitive (mutex, cond, wait_group, ...)
-  io_wait,   // a socket (the netpoller)
-  blocking,  // a call running on the blocking pool (goro::blocking)
-  forever,
-};
-const char* to_string(wait_reason r) noexcept;
 
 enum class gstatus : std::uint32_t {
   pending,   // made by go(), never run, no stack; on a run queue
@@ -64,13 +53,24 @@ struct eh_state {
   int saved_errno = 0;  // errno is per thread too: a goroutine keeps its own across switches
 };
 
+struct run_state;  // a run() call waiting for its main goroutine (scheduler.cpp)
+
 struct goroutine {
   machine_context context;  // saved registers while not running
   goroutine* next = nullptr;  // link in the global run queue / free list (owner: that list)
   std::atomic<gstatus> status{gstatus::pending};
-  wait_reason reason = wait_reason::none;
-  bool main = false;  // run()'s main goroutine
+  std::atomic<wait_reason> reason{wait_reason::none};
+  // Part of a deadlock already reported: parked for good, left out of leak
+  // checks and later deadlock checks. Written under the shard lock.
+  bool abandoned = false;
+  bool main = false;             // started by run() (stays true once abandoned)
+  std::uint16_t shard = 0;       // registry shard (processor id at start, or max_procs)
+  run_state* run = nullptr;      // run()'s main goroutine: its caller; else null
   std::uint64_t id = 0;
+  std::uint64_t parent = 0;      // id of the goroutine that started it; 0: a plain thread
+  goroutine* all_prev = nullptr;  // registry links (shard lock)
+  goroutine* all_next = nullptr;
+  char* name = nullptr;           // this_goroutine::set_name (shard lock); malloc'd
   stack_slot stack;           // none while pending
   const closure_ops* ops = nullptr;
   void* closure = nullptr;    // into inline_closure, or the heap when too big or not nothrow-movable
@@ -78,7 +78,7 @@ struct goroutine {
   eh_state eh;
   void* asan_fake_stack = nullptr;
   void* tsan_fiber = nullptr;
-  std::int64_t wait_since = 0;  // nanotime() at park
+  std::atomic<std::int64_t> wait_since{0};  // coarse_nanotime() at park (relaxed)
 
   static constexpr std::size_t inline_closure_size = 64;
   alignas(16) unsigned char inline_closure[inline_closure_size];

@@ -9,6 +9,44 @@ namespace goro::detail {
 
 int errno_now() noexcept { return errno; }
 
+// ---- thread_parker: see park.hpp for the counting -----------------------------
+
+void thread_parker::prepare() noexcept {
+  state.store(0, std::memory_order_relaxed);
+  if (internal) return;
+  scheduler& s = sched();
+  s.outside_parked.fetch_add(1, std::memory_order_seq_cst);
+  parked_counted = true;
+  if (registered) {
+    // Active until now. The last active thread to park may leave every
+    // goroutine blocked: have a worker look.
+    if (s.outside_active.fetch_sub(1, std::memory_order_seq_cst) == 1) deadlock_poke();
+  }
+  registered = true;
+}
+
+void thread_parker::wake() noexcept {
+  if (parked_counted) {
+    parked_counted = false;
+    scheduler& s = sched();
+    s.outside_active.fetch_add(1, std::memory_order_seq_cst);
+    s.outside_parked.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  state.store(1, std::memory_order_release);
+  futex_wake(&state, 1);
+}
+
+void thread_parker::note_active() noexcept {
+  if (registered || internal) return;
+  registered = true;
+  sched().outside_active.fetch_add(1, std::memory_order_seq_cst);
+}
+
+thread_parker::~thread_parker() {
+  if (!registered || internal || parked_counted) return;
+  if (sched().outside_active.fetch_sub(1, std::memory_order_seq_cst) == 1) deadlock_poke();
+}
+
 thread_parker& this_thread_parker() noexcept {
   thread_local thread_parker tp;
   return tp;

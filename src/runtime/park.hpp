@@ -26,18 +26,35 @@
 
 namespace goro::detail {
 
-/// The futex a plain OS thread sleeps on when it blocks in goro.
+/// The futex a plain OS thread sleeps on when it blocks in goro; and the
+/// thread's part in the deadlock check's counts (processor.hpp):
+///  - a thread that has used goro (parked in it, readied or started a
+///    goroutine) is registered: counted in sched.outside_active while it
+///    runs, in sched.outside_parked from prepare() until its wake;
+///  - the waker moves it back to outside_active before waking it, so that it
+///    counts as able to wake others from the moment it is woken;
+///  - runtime threads (the blocking pool) are `internal` and never counted.
+/// Fields other than state are the owner thread's, except parked_counted,
+/// which the waker reads and clears (ordered by the waiter queue's lock and
+/// by state's release/acquire).
 struct thread_parker {
   std::atomic<std::uint32_t> state{1};  // 0: asleep or about to be; 1: woken
+  bool internal = false;
+  bool registered = false;
+  bool parked_counted = false;
 
-  void prepare() noexcept { state.store(0, std::memory_order_relaxed); }
+  thread_parker() noexcept = default;
+  thread_parker(const thread_parker&) = delete;
+  thread_parker& operator=(const thread_parker&) = delete;
+  ~thread_parker();  // the thread exits: it no longer counts
+
+  void prepare() noexcept;
   void wait() noexcept {
     while (state.load(std::memory_order_acquire) == 0) futex_wait(&state, 0);
   }
-  void wake() noexcept {
-    state.store(1, std::memory_order_release);
-    futex_wake(&state, 1);
-  }
+  void wake() noexcept;
+  /// The thread readied or started a goroutine: it counts as active.
+  void note_active() noexcept;
 };
 
 /// errno, read afresh. glibc declares __errno_location() const, so within
@@ -49,6 +66,10 @@ GORO_NOINLINE int errno_now() noexcept;
 
 /// The calling thread's parker (lives as long as the thread).
 GORO_NOINLINE thread_parker& this_thread_parker() noexcept;
+
+/// A runtime thread (blocking pool, dumper): never counted as a thread that
+/// could wake a goroutine.
+inline void mark_runtime_thread() noexcept { this_thread_parker().internal = true; }
 
 /// Who blocks: the running goroutine, or else the calling thread.
 struct parker {

@@ -20,6 +20,15 @@ inline std::int64_t nanotime() noexcept {
   return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
+/// CLOCK_MONOTONIC at the kernel tick's resolution (a few ms): a read of
+/// the vDSO page, no time-stamp counter. For "waiting since" in dumps,
+/// stamped at every park.
+inline std::int64_t coarse_nanotime() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();

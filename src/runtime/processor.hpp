@@ -59,6 +59,7 @@ struct processor {
   std::atomic<goroutine*> current{nullptr};  // the goroutine running here; null: the worker's own context
   std::atomic<goroutine*> prev{nullptr};     // the goroutine switched away from; finish_switch settles it
   std::atomic<std::uint32_t> schedtick{0};
+  std::atomic<std::uint64_t> nswitch{0};  // goroutines resumed or started here (the deadlock check's progress sign)
   std::atomic<std::uint64_t> rng{0};
   std::atomic<std::uint64_t> id_next{0}, id_end{0};  // a batch of goroutine ids
   local_cache<char*, 32> stacks;                     // slot bases (no canary slots here)
@@ -113,6 +114,13 @@ struct scheduler {
   std::atomic<int> nspinning{0};
 
   std::atomic<std::int64_t> ngoroutines{0};
+  // Plain threads that have used goro (parked in it, readied a goroutine,
+  // started one) and may still wake a goroutine: counted while alive and not
+  // parked in goro (park.hpp's thread_parker keeps the counts). The
+  // deadlock check needs outside_active == 0.
+  std::atomic<int> outside_active{0};
+  std::atomic<int> outside_parked{0};
+  std::atomic<int> nrun{0};  // run() calls whose main goroutine lives and is not abandoned
   std::atomic<std::uint64_t> next_id{1};
   std::atomic<bool> exiting{false};
 };
@@ -141,6 +149,17 @@ void park_prepare(goroutine* g, wait_reason reason) noexcept;
 /// Switches away from the running goroutine until it is readied. Returns at
 /// once if it was readied since park_prepare.
 void park(goroutine* g) noexcept;
+
+/// For the deadlock check (registry.cpp): whether any run queue holds a
+/// goroutine; the earliest timer of any processor (0: none); wakes one idle
+/// worker, if every worker is idle, so that it checks again.
+bool any_work() noexcept;
+std::int64_t earliest_timer() noexcept;
+void deadlock_poke() noexcept;
+/// Whether every processor allowed to run goroutines is on the idle list.
+bool all_idle() noexcept;
+/// Threads of the blocking pool (blocking.cpp), started and not yet stopped.
+int blocking_threads() noexcept;
 
 /// A cheap per-worker random number (per-thread off the workers).
 std::uint32_t fastrand() noexcept;

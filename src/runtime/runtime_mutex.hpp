@@ -26,11 +26,13 @@
 namespace goro::detail {
 
 enum class lock_rank : std::uint8_t {
+  deadlock = 5,  // the deadlock check's state (registry.cpp): taken before everything
   timer = 10,    // a timer's own lock (time.cpp): taken first
   channel = 20,  // channel locks, several at once in address order (select)
   poll_desc = 25,  // a socket's poll descriptor (netpoll.cpp): arms its deadline timers under it
   timer_heap = 30,
   sched = 40,    // global run queue and idle list
+  registry = 50,  // a shard of the goroutine registry (registry.cpp): innermost
 };
 
 #if !defined(NDEBUG)

@@ -43,10 +43,12 @@
 #include <typeinfo>
 #include <vector>
 
+#include "goro/runtime.hpp"
 #include "runtime/netpoll.hpp"
 #include "runtime/park.hpp"
 #include "runtime/processor.hpp"
 #include "runtime/records.hpp"
+#include "runtime/registry.hpp"
 #include "runtime/sanitizers.hpp"
 
 namespace goro::detail {
@@ -62,6 +64,13 @@ const char* to_string(wait_reason r) noexcept {
     case wait_reason::select_no_cases: return "select (no cases)";
     case wait_reason::sleep: return "sleep";
     case wait_reason::sync: return "sync";
+    case wait_reason::mutex_lock: return "mutex lock";
+    case wait_reason::rw_mutex_rlock: return "rw_mutex rlock";
+    case wait_reason::rw_mutex_lock: return "rw_mutex lock";
+    case wait_reason::cond_wait: return "cond wait";
+    case wait_reason::wait_group_wait: return "wait_group wait";
+    case wait_reason::once_wait: return "once wait";
+    case wait_reason::semaphore_acquire: return "semaphore acquire";
     case wait_reason::io_wait: return "IO wait";
     case wait_reason::blocking: return "blocking call";
     case wait_reason::forever: return "forever";
@@ -366,6 +375,8 @@ goroutine* materialize(processor* p, goroutine* rec) {
   auto at = (top - sizeof(goroutine)) & ~std::uintptr_t{63};
   auto* g = ::new (reinterpret_cast<void*>(at)) goroutine;
   g->id = rec->id;
+  g->parent = rec->parent;
+  g->run = rec->run;
   g->main = rec->main;
   g->ops = rec->ops;
   g->spawn_site = rec->spawn_site;
@@ -379,6 +390,7 @@ goroutine* materialize(processor* p, goroutine* rec) {
   }
   g->status.store(gstatus::runnable, std::memory_order_relaxed);
   context_make(&g->context, s.lo(), g, &goroutine_entry, g);
+  registry_replace(rec, g);
   record_free(&p->records, rec);
   san::tsan_release(g);
   return g;
@@ -391,6 +403,7 @@ goroutine* prepare_to_run(processor* p, goroutine* next) {
   bool pending = next->status.load(std::memory_order_relaxed) == gstatus::pending;
   san::tsan_ignore_reads_end();
   if (pending) next = materialize(p, next);
+  relaxed_inc(p->nswitch);
   p->current.store(next, std::memory_order_relaxed);
   return next;
 }
@@ -565,6 +578,7 @@ void finish_switch(processor* p) noexcept {
 }
 
 [[noreturn]] void goroutine_exit(goroutine* g) noexcept {
+  registry_remove(g);
   g_sched.ngoroutines.fetch_sub(1, std::memory_order_relaxed);
   g->status.store(gstatus::dead, std::memory_order_release);
   processor* p = current_processor();
@@ -596,6 +610,8 @@ void goroutine_entry(void* arg) noexcept {
 
 // ---- idle workers ------------------------------------------------------------------
 
+}  // namespace
+
 bool any_work() noexcept {
   if (g_sched.global_size.load(std::memory_order_seq_cst) != 0) return true;
   int n = g_sched.nprocs.load(std::memory_order_acquire);
@@ -618,6 +634,8 @@ std::int64_t earliest_timer() noexcept {
   }
   return best;
 }
+
+namespace {
 
 // Runs the due timers of every processor; true if any fired.
 bool run_all_due_timers() noexcept {
@@ -687,14 +705,16 @@ void stop_for_gomaxprocs(processor* p) noexcept {
 // An idle worker (on the idle list, not spinning) waits for work: until a
 // wakep() token, the earliest timer, or the next pool sweep; or, if it can
 // claim the poller, until a socket it watches is ready. Returns to look again.
-void idle_wait(processor* p) noexcept {
+void idle_wait(processor* p, std::int64_t look_at) noexcept {
   stack_scavenge();
   std::int64_t now = nanotime();
   pool_sweep_if_due(p, now);
-  // Wake up for the earliest timer, and for the next pool sweep, so that
-  // an idle program frees pooled values. -1: no deadline.
+  // Wake up for the earliest timer, for the deadlock check's next look
+  // (look_at), and for the next pool sweep, so that an idle program frees
+  // pooled values. -1: no deadline.
   std::int64_t deadline = earliest_timer();
   if (deadline == 0) deadline = -1;
+  if (look_at >= 0 && (deadline < 0 || look_at < deadline)) deadline = look_at;
   if (pool_sweep_pending(p) && (deadline < 0 || pool_next_sweep(p) < deadline)) deadline = pool_next_sweep(p);
   bool io = netpoll_has_waiters();
   if (io && netpoll_poll(0, nullptr, 0) > 0) return;  // readied goroutines onto our queue
@@ -818,7 +838,14 @@ goroutine* find_runnable(processor* p) noexcept {
       }
       sleep = false;  // wakep() took us off the idle list: its token is coming
     }
-    if (sleep) idle_wait(p);
+    if (sleep) {
+      // The last worker to go idle checks for a deadlock (registry.cpp).
+      std::int64_t look_at = -1;
+      if (g_sched.nidle.load(std::memory_order_seq_cst) >= g_sched.maxprocs.load(std::memory_order_relaxed)) {
+        look_at = deadlock_check(nanotime());
+      }
+      idle_wait(p, look_at);
+    }
     if (!leave_idle(p)) {
       // wakep() took us off the idle list and counted us in nspinning; wait
       // for the token it sends, so that we adopt it exactly once.
@@ -914,6 +941,30 @@ void on_exit() noexcept {
 }  // namespace
 
 scheduler& sched() noexcept { return g_sched; }
+
+bool all_idle() noexcept {
+  runtime_lock_guard lock(g_sched.lock);
+  int procs = g_sched.maxprocs.load(std::memory_order_relaxed);
+  int n = 0;
+  for (processor* q = g_sched.idle_head; q != nullptr; q = q->idle_next) {
+    if (q->id < procs) ++n;
+  }
+  return n >= procs;
+}
+
+void deadlock_poke() noexcept {
+  if (g_sched.exiting.load(std::memory_order_relaxed) || g_sched.nrun.load(std::memory_order_seq_cst) == 0) return;
+  if (g_sched.nidle.load(std::memory_order_seq_cst) < g_sched.maxprocs.load(std::memory_order_relaxed)) return;
+  processor* q = nullptr;
+  {
+    runtime_lock_guard lock(g_sched.lock);
+    int procs = g_sched.maxprocs.load(std::memory_order_relaxed);
+    for (q = g_sched.idle_head; q != nullptr && q->id >= procs;) q = q->idle_next;
+  }
+  // Still on the idle list: wake_look makes it look again and, finding
+  // nothing, check. (Idle workers are never freed, so q stays valid.)
+  if (q != nullptr) kick(q, wake_look);
+}
 
 #if defined(GORO_LOCK_RANKS)
 namespace {
@@ -1050,24 +1101,26 @@ void ready(goroutine* g) noexcept {
   if (p != nullptr && p->id < g_sched.maxprocs.load(std::memory_order_relaxed)) {
     runq_put(p, g, true);
   } else {
+    if (p == nullptr) this_thread_parker().note_active();  // a plain thread that wakes goroutines
     global_put(g);
   }
   wakep();
 }
 
 void park_prepare(goroutine* g, wait_reason reason) noexcept {
-  g->reason = reason;
+  g->reason.store(reason, std::memory_order_relaxed);
+  g->wait_since.store(coarse_nanotime(), std::memory_order_relaxed);
   g->status.store(gstatus::parking, std::memory_order_release);
 }
 
 void park(goroutine* g) noexcept {
   if (g->status.load(std::memory_order_acquire) == gstatus::woken) {
     g->status.store(gstatus::running, std::memory_order_relaxed);
-    g->reason = wait_reason::none;
+    g->reason.store(wait_reason::none, std::memory_order_relaxed);
     return;
   }
   switch_away(current_processor(), g);
-  g->reason = wait_reason::none;
+  g->reason.store(wait_reason::none, std::memory_order_relaxed);
 }
 
 // ---- runtime_core.hpp ---------------------------------------------------------------
@@ -1102,6 +1155,10 @@ void goroutine_start(goroutine* g) noexcept {
   processor* p = current_processor();
   g->id = next_goroutine_id(p);
   g->tsan_fiber = san::tsan_create_fiber();
+  goroutine* parent = p != nullptr ? p->current.load(std::memory_order_relaxed) : nullptr;
+  g->parent = parent != nullptr ? parent->id : 0;
+  if (p == nullptr && g->run == nullptr) this_thread_parker().note_active();  // it may go on interacting
+  registry_add(g, p != nullptr ? p->id : max_procs);
   g_sched.ngoroutines.fetch_add(1, std::memory_order_relaxed);
   g->status.store(gstatus::pending, std::memory_order_relaxed);
   if (p != nullptr && p->id < g_sched.maxprocs.load(std::memory_order_relaxed)) {
@@ -1120,18 +1177,25 @@ void run_main(void (*fn)(void*), void* arg, const source_location& where) {
     thread_parker* done;
     void operator()() const {
       fn(arg);
+      g_sched.nrun.fetch_sub(1, std::memory_order_seq_cst);
       done->wake();
     }
   };
   thread_parker& done = this_thread_parker();
-  done.prepare();
+  run_state rs;
+  rs.done = &done;
   void* storage = nullptr;
   using C = closure<main_closure>;
   goroutine* g = goroutine_new(&C::ops, where, &storage);
   ::new (storage) C{main_closure{fn, arg, &done}, {}};
+  g->run = &rs;
   g->main = true;
+  g_sched.nrun.fetch_add(1, std::memory_order_seq_cst);
+  done.prepare();
   goroutine_start(g);
   done.wait();
+  // The deadlock check wrote rs before waking us (done's release/acquire).
+  if (rs.deadlocked) throw goro::deadlock_error(rs.report);
 }
 
 void yield() noexcept {

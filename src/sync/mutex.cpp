@@ -62,7 +62,7 @@ void mutex::lock_slow() noexcept {
       // Waited before: go to the front of the queue.
       bool lifo = wait_start != 0;
       if (wait_start == 0) wait_start = detail::sync_nanotime();
-      detail::sema_acquire(&sema_, lifo);
+      detail::sema_acquire(&sema_, lifo, detail::wait_reason::mutex_lock);
       is_starving = is_starving || detail::sync_nanotime() - wait_start > starvation_threshold_ns;
       old = state_.load(std::memory_order_relaxed);
       if ((old & starving) != 0) {
@@ -167,7 +167,7 @@ void wait_group::wait() {
   for (;;) {
     if (static_cast<std::int32_t>(state >> 32) == 0) return;
     if (state_.compare_exchange_weak(state, state + 1, std::memory_order_acquire, std::memory_order_acquire)) {
-      detail::sema_acquire(&sema_, false);
+      detail::sema_acquire(&sema_, false, detail::wait_reason::wait_group_wait);
       if (state_.load(std::memory_order_relaxed) != 0) {
         throw panic_error("sync: wait_group is reused before previous wait has returned");
       }

@@ -70,7 +70,7 @@ void word_unlock_slow(std::atomic<std::uint32_t>& w) noexcept { futex_wake(&w, 1
 
 // ---- sema --------------------------------------------------------------------
 
-void sema_acquire(sema* s, bool lifo) noexcept {
+void sema_acquire(sema* s, bool lifo, wait_reason why) noexcept {
   sema_waiter w;
   {
     word_guard lock(s->lock);
@@ -84,7 +84,7 @@ void sema_acquire(sema* s, bool lifo) noexcept {
     } else {
       s->waiters.push_back(&w);
     }
-    w.who.prepare(wait_reason::sync);
+    w.who.prepare(why);
   }
   w.who.park();  // woken only with the releaser's token
 }
@@ -155,7 +155,7 @@ void notify_list_wait(notify_list* l, std::uint32_t ticket) noexcept {
     // Tickets are taken in order, but waits may arrive out of order: the
     // list is in arrival order, and notify_one searches it for its ticket.
     l->waiters.push_back(&w);
-    w.who.prepare(wait_reason::sync);
+    w.who.prepare(wait_reason::cond_wait);
   }
   w.who.park();
 }

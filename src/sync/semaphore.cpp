@@ -89,7 +89,7 @@ void weighted_acquire(weighted_core* s, std::int64_t n) {
     }
     w.who = parker::current();
     s->waiters.push_back(&w);
-    w.who.prepare(wait_reason::sync);
+    w.who.prepare(wait_reason::semaphore_acquire);
   }
   w.who.park();  // granted before we were woken
 }
@@ -144,7 +144,7 @@ std::error_code semaphore::acquire(const context& ctx, std::int64_t n) {
       // Never cancelled: wait like a plain acquire.
       w.who = parker::current();
       core_.waiters.push_back(&w);
-      w.who.prepare(wait_reason::sync);
+      w.who.prepare(wait_reason::semaphore_acquire);
     }
   }
   if (!done) {

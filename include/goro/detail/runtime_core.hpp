@@ -16,6 +16,31 @@ namespace goro::detail {
 
 struct goroutine;
 
+/// What a goroutine waits on; shown in dumps and deadlock reports
+/// (to_string in scheduler.cpp gives Go's words for them).
+enum class wait_reason : std::uint8_t {
+  none,
+  chan_receive,
+  chan_send,
+  chan_receive_nil,
+  chan_send_nil,
+  select,
+  select_no_cases,
+  sleep,
+  sync,  // a goro sync primitive not named below
+  mutex_lock,
+  rw_mutex_rlock,
+  rw_mutex_lock,
+  cond_wait,
+  wait_group_wait,
+  once_wait,
+  semaphore_acquire,
+  io_wait,   // a socket (the netpoller)
+  blocking,  // a call running on the blocking pool (goro::blocking)
+  forever,
+};
+GORO_API const char* to_string(wait_reason r) noexcept;
+
 /// How the runtime handles a goroutine's closure without knowing its type.
 struct closure_ops {
   void (*invoke)(void* self);  // runs it; may throw
@@ -74,7 +99,8 @@ void spawn(const source_location& where, F&& f, A&&... a) {
 }
 
 /// Runs fn(arg) as the main goroutine and blocks the calling thread until it
-/// returns. fn must not throw (run() catches inside it).
+/// returns. fn must not throw (run() catches inside it). Throws
+/// goro::deadlock_error if the runtime finds the main goroutine deadlocked.
 GORO_API void run_main(void (*fn)(void*), void* arg, const source_location& where);
 
 GORO_API void yield() noexcept;

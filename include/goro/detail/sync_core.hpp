@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "goro/detail/config.hpp"
+#include "goro/detail/runtime_core.hpp"
 
 namespace goro::detail {
 
@@ -74,7 +75,7 @@ struct sema {
 
 /// Takes a token, parking until one is released. lifo queues the caller at
 /// the front (a mutex waiter that was woken and lost the race goes back first).
-GORO_API void sema_acquire(sema* s, bool lifo) noexcept;
+GORO_API void sema_acquire(sema* s, bool lifo, wait_reason why = wait_reason::sync) noexcept;
 /// Gives a token to the longest waiter (and wakes it), or keeps it if nobody
 /// waits. handoff: then yield, so that the woken waiter runs at once (mutex
 /// starvation mode).

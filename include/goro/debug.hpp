@@ -1,0 +1,76 @@
+// goro/debug.hpp: seeing inside a running program.
+//
+//   goro::goroutines()            a snapshot of every goroutine
+//   goro::dump(os)                the snapshot, printed like Go's goroutine dump
+//   goro::dump_on_signal(sig)     dump to stderr whenever sig arrives (SIGQUIT)
+//   goro::set_deadlock_detection  turn run()'s deadlock check off and on
+//   goro::this_goroutine::set_name / name   a name shown in dumps
+//
+// run() throws goro::deadlock_error (runtime.hpp) when its main goroutine
+// and every other goroutine are blocked and nothing can wake them; its
+// what() is "all goroutines are asleep - deadlock!" followed by the dump.
+// See docs/debugging.md.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "goro/detail/config.hpp"
+#include "goro/runtime.hpp"
+
+namespace goro {
+
+/// One goroutine, as goroutines() saw it.
+struct goroutine_info {
+  enum class status : std::uint8_t {
+    runnable,  // ready to run (or never run yet)
+    running,   // on a worker right now
+    waiting,   // blocked; wait_reason says on what
+  };
+  std::uint64_t id = 0;
+  std::uint64_t parent = 0;  // the goroutine that started it; 0: a plain thread
+  std::string name;          // this_goroutine::set_name; empty if none
+  status state = status::runnable;
+  const char* wait_reason = "";  // "chan receive", "mutex lock", ...; "" unless waiting
+  std::chrono::nanoseconds waiting_for{0};  // since it blocked (a few ms resolution)
+  source_location created_at;  // where go() (or run()) was called
+  bool main = false;           // the main goroutine of a run() call
+  bool deadlocked = false;     // part of a deadlock already reported (parked for good)
+};
+
+/// Every goroutine that has started and not returned, ordered by id. A
+/// snapshot: each entry is consistent, the whole is not taken at one instant.
+GORO_API std::vector<goroutine_info> goroutines();
+
+/// Writes `g` in the dump format: a header line
+///   goroutine 7 "name" [chan receive, 2.5 s]:
+/// then where and by whom it was started.
+GORO_API void format(std::ostream& os, const goroutine_info& g);
+
+/// Writes every goroutine in the dump format, blank-line separated (Go's
+/// goroutine dump, without stacks: see docs/debugging.md for gdb).
+GORO_API void dump(std::ostream& os);
+
+/// From now on, writes a dump to stderr each time signal `sig` arrives (like
+/// a Go program on SIGQUIT, but the program goes on). The handler only
+/// writes to a pipe; a thread of goro's writes the dump. Returns false if
+/// the handler cannot be installed.
+GORO_API bool dump_on_signal(int sig);
+
+/// Turns run()'s deadlock check off (false) or back on; returns the old
+/// setting. On by default; GORO_DEADLOCK=0 in the environment turns it off.
+GORO_API bool set_deadlock_detection(bool on) noexcept;
+
+namespace this_goroutine {
+/// Names the running goroutine in dumps and deadlock reports. Does nothing
+/// on a plain thread.
+GORO_API void set_name(std::string_view name);
+/// The running goroutine's name; empty if unnamed or on a plain thread.
+GORO_API std::string name();
+}  // namespace this_goroutine
+
+}  // namespace goro

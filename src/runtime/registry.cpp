@@ -1,0 +1,475 @@
+// src/runtime/registry.cpp: the goroutine registry, goroutine dumps and the
+// deadlock check. See registry.hpp.
+//
+// The deadlock check (Go's checkdead, made safe for a program with plain
+// threads). A deadlock is reported when, twice in a row confirm_ns apart
+// with no goroutine run in between (the progress sign: every processor's
+// nswitch):
+//  - every processor is idle and no run queue holds a goroutine;
+//  - some run() call waits for its main goroutine (nrun > 0);
+//  - no timer is pending and no goroutine waits on a socket (either may
+//    still wake someone), and no goroutine waits on a blocking() call;
+//  - no plain thread that has used goro is outside a goro wait
+//    (outside_active == 0): such a thread may still wake someone;
+//  - the process has no thread goro does not know about: workers, blocking
+//    pool threads, plain threads parked in goro, and the sanitizer's
+//    background thread. An unknown thread might be about to send on a
+//    channel, so while one exists there is no report (and the check looks
+//    again later, backing off, since it may be a thread that is exiting);
+//  - every goroutine in the registry is waiting (all shard locks held).
+// The two passes close the windows in which a goroutine is readied by code
+// the counters do not see yet (a timer firing on a worker still counted as
+// idle, a thread between its first goro call and its registration).
+#include "runtime/registry.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "goro/debug.hpp"
+#include "runtime/netpoll.hpp"
+#include "runtime/park.hpp"
+#include "runtime/processor.hpp"
+#include "runtime/sanitizers.hpp"
+
+namespace goro::detail {
+
+std::atomic<int> dumper_threads{0};  // dump_on_signal's thread, once started
+
+namespace {
+
+constexpr int nshards = max_procs + 1;  // one per processor, one for plain threads
+
+struct alignas(64) shard {
+  runtime_mutex lock{lock_rank::registry};
+  goroutine* head = nullptr;  // guarded by lock
+};
+constinit shard g_shards[nshards];
+
+constexpr std::int64_t confirm_ns = 10'000'000;
+constexpr std::int64_t max_backoff_ns = 1'000'000'000;
+
+struct deadlock_state {
+  runtime_mutex lock{lock_rank::deadlock};
+  // Guarded by lock: the first pass of a check, waiting for its confirmation.
+  bool candidate = false;
+  std::uint64_t sign = 0;
+  std::int64_t since = 0;
+  std::int64_t backoff = confirm_ns;
+};
+constinit deadlock_state g_dead;
+
+std::atomic<int> g_detection{-1};  // -1: not read from the environment yet
+
+bool detection_on() noexcept {
+  int v = g_detection.load(std::memory_order_relaxed);
+  if (v < 0) {
+    const char* env = std::getenv("GORO_DEADLOCK");
+    v = (env != nullptr && (std::strcmp(env, "0") == 0 || std::strcmp(env, "off") == 0)) ? 0 : 1;
+    int expected = -1;
+    if (!g_detection.compare_exchange_strong(expected, v, std::memory_order_relaxed)) v = expected;
+  }
+  return v != 0;
+}
+
+void link_front(shard& s, goroutine* g) noexcept {
+  g->all_prev = nullptr;
+  g->all_next = s.head;
+  if (s.head != nullptr) s.head->all_prev = g;
+  s.head = g;
+}
+
+void unlink(shard& s, goroutine* g) noexcept {
+  if (g->all_prev != nullptr) {
+    g->all_prev->all_next = g->all_next;
+  } else {
+    s.head = g->all_next;
+  }
+  if (g->all_next != nullptr) g->all_next->all_prev = g->all_prev;
+}
+
+goroutine_info info_of(const goroutine* g, std::int64_t now) {
+  goroutine_info i;
+  i.id = g->id;
+  i.parent = g->parent;
+  if (g->name != nullptr) i.name = g->name;
+  i.created_at = g->spawn_site;
+  i.main = g->main;
+  i.deadlocked = g->abandoned;
+  switch (g->status.load(std::memory_order_acquire)) {
+    case gstatus::pending:
+    case gstatus::runnable:
+    case gstatus::yielding:
+    case gstatus::woken:
+      i.state = goroutine_info::status::runnable;
+      break;
+    case gstatus::running:
+    case gstatus::dead:  // returning right now
+      i.state = goroutine_info::status::running;
+      break;
+    case gstatus::parking:
+    case gstatus::waiting: {
+      i.state = goroutine_info::status::waiting;
+      wait_reason r = g->reason.load(std::memory_order_relaxed);
+      i.wait_reason = to_string(r);
+      if (r == wait_reason::none) i.wait_reason = "parking";
+      std::int64_t since = g->wait_since.load(std::memory_order_relaxed);
+      if (since != 0 && now > since) i.waiting_for = std::chrono::nanoseconds(now - since);
+      break;
+    }
+  }
+  return i;
+}
+
+// Reads field 20 (num_threads) of /proc/self/stat; -1 if unreadable.
+int os_threads() noexcept {
+  int fd = ::open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[1024];
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  const char* p = std::strrchr(buf, ')');  // the command name may hold spaces
+  if (p == nullptr) return -1;
+  int field = 2;
+  for (++p; *p != '\0'; ++p) {
+    if (*p == ' ' && ++field == 20) return std::atoi(p + 1);
+  }
+  return -1;
+}
+
+int known_threads() noexcept {
+  scheduler& s = sched();
+  int n = s.nprocs.load(std::memory_order_acquire) + blocking_threads() +
+          s.outside_parked.load(std::memory_order_seq_cst) + dumper_threads.load(std::memory_order_relaxed);
+#if defined(GORO_TSAN)
+  n += 1;  // ThreadSanitizer's background thread
+#endif
+  return n;
+}
+
+std::uint64_t progress_sign() noexcept {
+  scheduler& s = sched();
+  std::uint64_t sum = 0;
+  int n = s.nprocs.load(std::memory_order_acquire);
+  for (int i = 0; i < n; ++i) {
+    sum += s.procs[i].load(std::memory_order_acquire)->nswitch.load(std::memory_order_relaxed);
+  }
+  return sum;
+}
+
+// Whether nothing outside the goroutines could wake one (first gates of
+// the check; cheap, no locks).
+bool nothing_pending() noexcept {
+  scheduler& s = sched();
+  return s.nrun.load(std::memory_order_seq_cst) > 0 && s.outside_active.load(std::memory_order_seq_cst) == 0 &&
+         earliest_timer() == 0 && !netpoll_has_waiters() && !any_work();
+}
+
+std::string format_all(const std::vector<goroutine_info>& gs) {
+  std::ostringstream os;
+  bool first = true;
+  for (const goroutine_info& g : gs) {
+    if (!first) os << '\n';
+    first = false;
+    goro::format(os, g);
+  }
+  return os.str();
+}
+
+// Takes every shard lock; confirms that every goroutine not abandoned is
+// waiting on something only another goroutine can end; if so, abandons them
+// all and hands the report to every waiting run() caller. True if reported.
+bool report_if_dead(std::int64_t now) noexcept {
+  for (shard& s : g_shards) s.lock.lock();
+  bool dead = true;
+  bool has_main = false;
+  for (shard& s : g_shards) {
+    for (goroutine* g = s.head; g != nullptr && dead; g = g->all_next) {
+      if (g->abandoned) continue;
+      if (g->status.load(std::memory_order_acquire) != gstatus::waiting) {
+        dead = false;
+        break;
+      }
+      wait_reason r = g->reason.load(std::memory_order_relaxed);
+      if (r == wait_reason::blocking || r == wait_reason::io_wait || r == wait_reason::sleep) dead = false;
+      if (g->run != nullptr) has_main = true;
+    }
+    if (!dead) break;
+  }
+  run_state* runs[64];
+  int nruns = 0;
+  std::string report;
+  if (dead && has_main) {
+    try {
+      std::vector<goroutine_info> gs;
+      for (shard& s : g_shards) {
+        for (goroutine* g = s.head; g != nullptr; g = g->all_next) {
+          if (!g->abandoned) gs.push_back(info_of(g, now));
+        }
+      }
+      std::sort(gs.begin(), gs.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+      report = "all goroutines are asleep - deadlock!\n\n" + format_all(gs);
+    } catch (...) {
+      report = "all goroutines are asleep - deadlock! (out of memory for the dump)";
+    }
+    for (shard& s : g_shards) {
+      for (goroutine* g = s.head; g != nullptr; g = g->all_next) {
+        if (g->abandoned) continue;
+        g->abandoned = true;
+        if (g->run != nullptr && nruns < 64) {
+          runs[nruns++] = g->run;
+          g->run = nullptr;
+          sched().nrun.fetch_sub(1, std::memory_order_seq_cst);
+        }
+      }
+    }
+  }
+  for (int i = nshards; i-- > 0;) g_shards[i].lock.unlock();
+  if (!(dead && has_main)) return false;
+  for (int i = 0; i < nruns; ++i) {
+    run_state* rs = runs[i];
+    try {
+      rs->report = report;
+    } catch (...) {
+    }
+    rs->deadlocked = true;
+    rs->done->wake();  // rs may be gone after this
+  }
+  return true;
+}
+
+}  // namespace
+
+// ---- the registry ------------------------------------------------------------
+
+void registry_add(goroutine* g, int s) noexcept {
+  g->shard = static_cast<std::uint16_t>(s);
+  runtime_lock_guard lock(g_shards[s].lock);
+  link_front(g_shards[s], g);
+}
+
+void registry_replace(goroutine* old, goroutine* now) noexcept {
+  shard& s = g_shards[old->shard];
+  runtime_lock_guard lock(s.lock);
+  now->shard = old->shard;
+  now->name = old->name;
+  now->abandoned = old->abandoned;
+  now->all_prev = old->all_prev;
+  now->all_next = old->all_next;
+  if (now->all_prev != nullptr) {
+    now->all_prev->all_next = now;
+  } else {
+    s.head = now;
+  }
+  if (now->all_next != nullptr) now->all_next->all_prev = now;
+  old->name = nullptr;
+}
+
+void registry_remove(goroutine* g) noexcept {
+  char* name = nullptr;
+  {
+    shard& s = g_shards[g->shard];
+    runtime_lock_guard lock(s.lock);
+    unlink(s, g);
+    name = g->name;
+    g->name = nullptr;
+  }
+  std::free(name);
+}
+
+void registry_set_name(goroutine* g, std::string_view name) {
+  char* copy = nullptr;
+  if (!name.empty()) {
+    copy = static_cast<char*>(std::malloc(name.size() + 1));
+    if (copy == nullptr) throw std::bad_alloc();
+    std::memcpy(copy, name.data(), name.size());
+    copy[name.size()] = '\0';
+  }
+  char* old = nullptr;
+  {
+    shard& s = g_shards[g->shard];
+    runtime_lock_guard lock(s.lock);
+    old = g->name;
+    g->name = copy;
+  }
+  std::free(old);
+}
+
+std::string registry_name(goroutine* g) {
+  shard& s = g_shards[g->shard];
+  runtime_lock_guard lock(s.lock);
+  return g->name != nullptr ? std::string(g->name) : std::string();
+}
+
+// ---- the deadlock check ----------------------------------------------------------
+
+std::int64_t deadlock_check(std::int64_t now) noexcept {
+  if (!detection_on() || !nothing_pending()) return -1;
+  runtime_lock_guard lock(g_dead.lock);
+  std::uint64_t sign = progress_sign();
+  if (!g_dead.candidate || g_dead.sign != sign) {
+    g_dead.candidate = true;
+    g_dead.sign = sign;
+    g_dead.since = now;
+    g_dead.backoff = confirm_ns;
+    return now + confirm_ns;
+  }
+  if (now - g_dead.since < confirm_ns) return g_dead.since + confirm_ns;
+  if (!all_idle()) return -1;
+  int os = os_threads();
+  if (os < 0 || os > known_threads()) {
+    // A thread goro does not know: it may wake someone. Look again later.
+    std::int64_t at = now + g_dead.backoff;
+    g_dead.backoff = std::min(g_dead.backoff * 2, max_backoff_ns);
+    return at;
+  }
+  g_dead.candidate = false;
+  report_if_dead(coarse_nanotime());
+  return -1;
+}
+
+}  // namespace goro::detail
+
+// ---- goro/debug.hpp ------------------------------------------------------------------
+
+namespace goro {
+
+std::vector<goroutine_info> goroutines() {
+  using namespace detail;
+  std::vector<goroutine_info> out;
+  std::int64_t now = coarse_nanotime();
+  for (shard& s : g_shards) {
+    runtime_lock_guard lock(s.lock);
+    for (goroutine* g = s.head; g != nullptr; g = g->all_next) out.push_back(info_of(g, now));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  return out;
+}
+
+namespace {
+
+void format_duration(std::ostream& os, std::chrono::nanoseconds d) {
+  using namespace std::chrono;
+  auto ms = duration_cast<milliseconds>(d).count();
+  if (ms < 1000) {
+    os << ms << " ms";
+  } else if (ms < 60'000) {
+    os << ms / 1000 << '.' << (ms % 1000) / 100 << " s";
+  } else {
+    os << ms / 60'000 << " minutes";
+  }
+}
+
+}  // namespace
+
+void format(std::ostream& os, const goroutine_info& g) {
+  os << "goroutine " << g.id;
+  if (!g.name.empty()) os << " \"" << g.name << '"';
+  os << " [";
+  switch (g.state) {
+    case goroutine_info::status::runnable: os << "runnable"; break;
+    case goroutine_info::status::running: os << "running"; break;
+    case goroutine_info::status::waiting:
+      os << g.wait_reason << ", ";
+      format_duration(os, g.waiting_for);
+      break;
+  }
+  os << ']';
+  if (g.main) os << " (main)";
+  if (g.deadlocked) os << " (deadlocked)";
+  os << ":\n\tstarted ";
+  if (g.main) {
+    os << "by run()";
+  } else if (g.parent != 0) {
+    os << "by goroutine " << g.parent;
+  } else {
+    os << "by a thread";
+  }
+  os << " at " << g.created_at.file << ':' << g.created_at.line;
+  if (g.created_at.function != nullptr && g.created_at.function[0] != '\0') os << " in " << g.created_at.function;
+  os << '\n';
+}
+
+void dump(std::ostream& os) {
+  std::vector<goroutine_info> gs = goroutines();
+  os << gs.size() << (gs.size() == 1 ? " goroutine\n\n" : " goroutines\n\n");
+  bool first = true;
+  for (const goroutine_info& g : gs) {
+    if (!first) os << '\n';
+    first = false;
+    format(os, g);
+  }
+  os.flush();
+}
+
+namespace {
+int g_signal_pipe[2] = {-1, -1};
+
+void on_dump_signal(int) {
+  int saved = errno;
+  char c = 0;
+  ssize_t r = ::write(g_signal_pipe[1], &c, 1);  // full pipe: a dump is pending anyway
+  (void)r;
+  errno = saved;
+}
+}  // namespace
+
+bool dump_on_signal(int sig) {
+  static std::mutex mu;
+  std::lock_guard lock(mu);
+  if (g_signal_pipe[0] < 0) {
+    if (::pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return false;
+    int fl = ::fcntl(g_signal_pipe[0], F_GETFL);
+    ::fcntl(g_signal_pipe[0], F_SETFL, fl & ~O_NONBLOCK);  // the dumper blocks; the handler must not
+    std::thread([] {
+      detail::this_thread_parker().internal = true;  // not a thread that could wake a goroutine
+      for (;;) {
+        char c;
+        ssize_t n = ::read(g_signal_pipe[0], &c, 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        std::ostringstream os;
+        os << "goro: goroutine dump (signal)\n";
+        dump(os);
+        std::string s = os.str();
+        std::fwrite(s.data(), 1, s.size(), stderr);
+        std::fflush(stderr);
+      }
+    }).detach();
+    detail::dumper_threads.fetch_add(1, std::memory_order_relaxed);
+  }
+  struct sigaction sa {};
+  sa.sa_handler = &on_dump_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  return ::sigaction(sig, &sa, nullptr) == 0;
+}
+
+bool set_deadlock_detection(bool on) noexcept {
+  (void)detail::detection_on();  // read the environment first
+  return detail::g_detection.exchange(on ? 1 : 0, std::memory_order_relaxed) != 0;
+}
+
+namespace this_goroutine {
+void set_name(std::string_view name) {
+  if (detail::goroutine* g = detail::current_goroutine()) detail::registry_set_name(g, name);
+}
+std::string name() {
+  detail::goroutine* g = detail::current_goroutine();
+  return g != nullptr ? detail::registry_name(g) : std::string();
+}
+}  // namespace this_goroutine
+
+}  // namespace goro
