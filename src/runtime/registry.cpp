@@ -37,6 +37,8 @@
 #include <thread>
 
 #include "goro/debug.hpp"
+#include "goro/testing.hpp"
+#include "goro/time.hpp"
 #include "runtime/netpoll.hpp"
 #include "runtime/park.hpp"
 #include "runtime/processor.hpp"
@@ -473,3 +475,50 @@ std::string name() {
 }  // namespace this_goroutine
 
 }  // namespace goro
+
+// ---- goro/testing.hpp ----------------------------------------------------------------
+
+namespace goro::testing {
+
+goroutine_set snapshot() {
+  goroutine_set s;
+  for (const goroutine_info& g : goroutines()) s.ids.push_back(g.id);
+  return s;
+}
+
+std::vector<goroutine_info> leaked_since(const goroutine_set& before, std::chrono::milliseconds grace) {
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  auto wait = std::chrono::microseconds(100);
+  for (;;) {
+    std::vector<goroutine_info> leaked;
+    for (goroutine_info& g : goroutines()) {
+      if (g.deadlocked || std::binary_search(before.ids.begin(), before.ids.end(), g.id)) continue;
+      leaked.push_back(std::move(g));
+    }
+    if (leaked.empty() || std::chrono::steady_clock::now() >= deadline) return leaked;
+    // Polling, not synchronization: goroutines finishing have no one to
+    // tell. From a goroutine, park (the leaked ones may need this worker).
+    if (detail::current_goroutine() != nullptr) {
+      goro::sleep(wait);
+    } else {
+      std::this_thread::sleep_for(wait);
+    }
+    wait = std::min<std::chrono::microseconds>(wait * 2, std::chrono::milliseconds(20));
+  }
+}
+
+std::string check_leaks(const goroutine_set& before, std::chrono::milliseconds grace) {
+  std::vector<goroutine_info> leaked = leaked_since(before, grace);
+  if (leaked.empty()) return {};
+  std::ostringstream os;
+  os << leaked.size() << (leaked.size() == 1 ? " goroutine leaked:\n\n" : " goroutines leaked:\n\n");
+  bool first = true;
+  for (const goroutine_info& g : leaked) {
+    if (!first) os << '\n';
+    first = false;
+    format(os, g);
+  }
+  return os.str();
+}
+
+}  // namespace goro::testing

@@ -1,0 +1,284 @@
+// tests/runtime/debug_test.cpp: deadlock reports, goroutine dumps, names,
+// the leak check (goro/debug.hpp, goro/testing.hpp, goro/gtest.hpp).
+//
+// A test that expects run() to report a deadlock cannot wait for it from
+// another thread or under a timer: either would keep the program from being
+// deadlocked. Those tests are bounded by an alarm instead (SIGALRM ends the
+// process with a message).
+#include <gtest/gtest-spi.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <future>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "goro/gtest.hpp"
+#include "support/test_support.hpp"
+
+namespace {
+
+using namespace goro_test;
+
+void on_alarm(int) {
+  const char msg[] = "debug_test: a deadlock was not reported within the alarm\n";
+  ssize_t r = ::write(2, msg, sizeof msg - 1);
+  (void)r;
+  _exit(3);
+}
+
+// Bounds a test that blocks in run() with no timer and no helper thread.
+class Deadlock : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    struct sigaction sa {};
+    sa.sa_handler = &on_alarm;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, nullptr);
+    alarm(60);
+  }
+  void TearDown() override { alarm(0); }
+
+  // The report run(f) throws, or "(returned)".
+  template <class F>
+  static std::string report_of(F f) {
+    try {
+      goro::run(f);
+    } catch (const goro::deadlock_error& e) {
+      return e.what();
+    }
+    return "(returned)";
+  }
+};
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+TEST_F(Deadlock, MainGoroutineAloneOnAChannel) {
+  std::string r = report_of([] { goro::make_chan<int>().recv(); });
+  EXPECT_EQ(r.rfind("all goroutines are asleep - deadlock!", 0), 0u) << r;
+  EXPECT_TRUE(contains(r, "[chan receive, ")) << r;
+  EXPECT_TRUE(contains(r, "(main):")) << r;
+  EXPECT_TRUE(contains(r, "started by run() at ")) << r;
+  EXPECT_TRUE(contains(r, "debug_test.cpp")) << r;
+}
+
+TEST_F(Deadlock, EveryGoroutineListedWithWhatItWaitsOn) {
+  int line = 0;
+  std::string r = report_of([&] {
+    auto c = goro::make_chan<int>();
+    goro::chan<int> nil;
+    goro::mutex mu;
+    mu.lock();
+    goro::rw_mutex rw;
+    rw.lock();
+    goro::wait_group wg;
+    wg.add(1);
+    goro::mutex mu2;
+    goro::cond cv(mu2);
+    auto started = goro::make_chan<int>(8);
+    line = __LINE__ + 1;
+    goro::go([&] { goro::this_goroutine::set_name("locker"); started.send(1); mu.lock(); });
+    goro::go([&] { started.send(1); rw.lock_shared(); });
+    goro::go([&] { started.send(1); c.send(1); });
+    goro::go([&] { started.send(1); nil.recv(); });
+    goro::go([&] { started.send(1); goro::select(); });
+    goro::go([&] {
+      mu2.lock();
+      started.send(1);
+      cv.wait();
+    });
+    for (int i = 0; i < 6; ++i) started.recv();
+    wg.wait();
+  });
+  EXPECT_TRUE(contains(r, "[wait_group wait, ")) << r;
+  EXPECT_TRUE(contains(r, "\"locker\" [mutex lock, ")) << r;
+  EXPECT_TRUE(contains(r, "[rw_mutex rlock, ")) << r;
+  EXPECT_TRUE(contains(r, "[chan send, ")) << r;
+  EXPECT_TRUE(contains(r, "[chan receive (nil chan), ")) << r;
+  EXPECT_TRUE(contains(r, "[select (no cases), ")) << r;
+  EXPECT_TRUE(contains(r, "[cond wait, ")) << r;
+  EXPECT_TRUE(contains(r, "debug_test.cpp:" + std::to_string(line))) << r;
+  EXPECT_TRUE(contains(r, "started by goroutine ")) << r;
+}
+
+TEST_F(Deadlock, ARunAfterADeadlockWorks) {
+  std::string r = report_of([] { goro::make_chan<int>().send(1); });
+  EXPECT_TRUE(contains(r, "deadlock")) << r;
+  EXPECT_EQ(goro::run([] { return 7; }), 7);
+  // The abandoned goroutine is still listed, marked.
+  bool found = false;
+  for (const goro::goroutine_info& g : goro::goroutines()) {
+    if (g.deadlocked && g.main && std::string(g.wait_reason) == "chan send") found = true;
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST_F(Deadlock, NoReportWhileATimerIsPending) {
+  int v = 0;
+  std::string r = report_of([&] {
+    auto c = goro::make_chan<int>();
+    goro::after_func(30ms, [c] { goro::go([c] { c.send(5); }); });
+    v = *c.recv();
+  });
+  EXPECT_EQ(r, "(returned)");
+  EXPECT_EQ(v, 5);
+}
+
+TEST_F(Deadlock, NoReportWhileAThreadUnknownToGoroRuns) {
+  // The thread has never used goro when everything blocks: goro cannot know
+  // it will send, so it must not report while the thread exists.
+  auto c = goro::make_chan<int>(1);
+  std::promise<void> go_on;
+  std::thread t([c, f = go_on.get_future()]() mutable {
+    f.wait();
+    std::this_thread::sleep_for(50ms);  // busy elsewhere for a while
+    c.send(9);
+  });
+  int v = 0;
+  std::string r = report_of([&] {
+    go_on.set_value();
+    v = *c.recv();
+  });
+  t.join();
+  EXPECT_EQ(r, "(returned)");
+  EXPECT_EQ(v, 9);
+}
+
+TEST_F(Deadlock, NoReportWhileAWokenThreadMayStillAct) {
+  // The thread parks in goro, is woken by a goroutine, and sends later: from
+  // its wake on, it counts as a thread that may act.
+  auto to_thread = goro::make_chan<int>();
+  auto back = goro::make_chan<int>(1);  // so that the thread ends even after a false report
+  std::thread t([=] {
+    int x = *to_thread.recv();
+    std::this_thread::sleep_for(50ms);
+    back.send(x + 1);
+  });
+  int v = 0;
+  std::string r = report_of([&] {
+    to_thread.send(1);
+    v = *back.recv();
+  });
+  t.join();
+  EXPECT_EQ(r, "(returned)");
+  EXPECT_EQ(v, 2);
+}
+
+TEST_F(Deadlock, ReportedOnceTheUnknownThreadIsGone) {
+  std::promise<void> go_on;
+  std::thread t([f = go_on.get_future()] { f.wait(); });
+  std::string r = report_of([&] {
+    go_on.set_value();  // the thread exits; nobody can wake the main goroutine
+    goro::make_chan<int>().recv();
+  });
+  t.join();
+  EXPECT_TRUE(contains(r, "all goroutines are asleep")) << r;
+}
+
+TEST_F(Deadlock, DetectionCanBeTurnedOff) {
+  EXPECT_TRUE(goro::set_deadlock_detection(false));
+  EXPECT_FALSE(goro::set_deadlock_detection(true));
+}
+
+// ---- dumps ---------------------------------------------------------------------
+
+TEST(Dump, ListsGoroutinesWithStateReasonNameAndOrigin) {
+  goro::run([] {
+    goro::this_goroutine::set_name("the main one");
+    EXPECT_EQ(goro::this_goroutine::name(), "the main one");
+    auto c = goro::make_chan<int>();
+    auto ready = goro::make_chan<int>();
+    int line = __LINE__ + 1;
+    goro::go([=] { goro::this_goroutine::set_name("waiter"); ready.send(1); c.recv(); });
+    ready.recv();
+    // The waiter is parked (it sent, then blocks on c; wait for its state).
+    goro::goroutine_info w;
+    for (auto deadline = std::chrono::steady_clock::now() + wait_limit; std::chrono::steady_clock::now() < deadline;) {
+      for (const goro::goroutine_info& g : goro::goroutines()) {
+        if (g.name == "waiter") w = g;
+      }
+      if (w.state == goro::goroutine_info::status::waiting) break;
+      goro::yield();
+    }
+    ASSERT_EQ(w.state, goro::goroutine_info::status::waiting);
+    EXPECT_STREQ(w.wait_reason, "chan receive");
+    EXPECT_EQ(w.parent, goro::this_goroutine::id());
+    EXPECT_EQ(w.created_at.line, static_cast<std::uint32_t>(line));
+    EXPECT_FALSE(w.main);
+    EXPECT_GE(w.waiting_for.count(), 0);
+
+    std::ostringstream os;
+    goro::dump(os);
+    std::string d = os.str();
+    EXPECT_TRUE(contains(d, "goroutine " + std::to_string(goro::this_goroutine::id()) +
+                                " \"the main one\" [running] (main):"))
+        << d;
+    EXPECT_TRUE(contains(d, "goroutine " + std::to_string(w.id) + " \"waiter\" [chan receive, ")) << d;
+    EXPECT_TRUE(contains(d, "debug_test.cpp:" + std::to_string(line))) << d;
+    c.send(0);
+  });
+}
+
+TEST(Dump, AGoroutineNotYetRunIsRunnable) {
+  goro::run([] {
+    int old = goro::gomaxprocs(1);
+    auto c = goro::make_chan<int>(1);
+    goro::go([=] { c.send(1); });  // cannot run before we yield: one processor
+    bool runnable = false;
+    for (const goro::goroutine_info& g : goro::goroutines()) {
+      if (g.parent == goro::this_goroutine::id()) runnable = g.state == goro::goroutine_info::status::runnable;
+    }
+    goro::gomaxprocs(old);
+    EXPECT_TRUE(runnable);
+    EXPECT_TRUE(recv_within(goro::recv_chan<int>(c)).has_value());
+  });
+}
+
+TEST(Dump, NameOnAPlainThreadIsEmpty) {
+  goro::this_goroutine::set_name("ignored");
+  EXPECT_EQ(goro::this_goroutine::name(), "");
+}
+
+// ---- the leak check ------------------------------------------------------------
+
+TEST(LeakCheck, ReportsALeakedGoroutineAndPassesOnceItEnds) {
+  goro::run([] {
+    auto before = goro::testing::snapshot();
+    auto c = goro::make_chan<int>();
+    goro::go([=] { c.recv(); });
+    std::string leaks = goro::testing::check_leaks(before, 20ms);
+    EXPECT_TRUE(contains(leaks, "1 goroutine leaked:")) << leaks;
+    EXPECT_TRUE(contains(leaks, "debug_test.cpp")) << leaks;
+    c.close();
+    EXPECT_EQ(goro::testing::check_leaks(before), "");
+  });
+}
+
+TEST(LeakCheck, TheGoogleTestListenerFailsALeakingTest) {
+  goro::testing::leak_check_listener listener(20ms);
+  const ::testing::TestInfo& info = *::testing::UnitTest::GetInstance()->current_test_info();
+  auto c = goro::make_chan<int>();
+  listener.OnTestStart(info);
+  goro::go([=] { c.recv(); });
+  ::testing::TestPartResultArray results;
+  {
+    ::testing::ScopedFakeTestPartResultReporter reporter(
+        ::testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD, &results);
+    listener.OnTestEnd(info);
+  }
+  ASSERT_EQ(results.size(), 1);
+  EXPECT_TRUE(contains(results.GetTestPartResult(0).message(), "1 goroutine leaked")) << results.GetTestPartResult(0).message();
+  c.close();
+  listener.OnTestStart(info);
+  {
+    ::testing::TestPartResultArray none;
+    ::testing::ScopedFakeTestPartResultReporter reporter(
+        ::testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD, &none);
+    listener.OnTestEnd(info);
+    EXPECT_EQ(none.size(), 0);
+  }
+}
+
+}  // namespace
