@@ -27,7 +27,7 @@ namespace goro {
 /// One goroutine, as goroutines() saw it.
 struct goroutine_info {
   enum class status : std::uint8_t {
-    runnable,  // ready to run (or never run yet)
+    runnable,  // ready to run
     running,   // on a worker right now
     waiting,   // blocked; wait_reason says on what
   };
@@ -42,8 +42,10 @@ struct goroutine_info {
   bool deadlocked = false;     // part of a deadlock already reported (parked for good)
 };
 
-/// Every goroutine that has started and not returned, ordered by id. A
-/// snapshot: each entry is consistent, the whole is not taken at one instant.
+/// Every goroutine that has run and not returned, ordered by id. Goroutines
+/// made by go() that have not run yet are not listed (num_goroutine()
+/// counts them; dump() says how many). A snapshot: each entry is
+/// consistent, the whole is not taken at one instant.
 GORO_API std::vector<goroutine_info> goroutines();
 
 /// Writes `g` in the dump format: a header line
@@ -51,8 +53,9 @@ GORO_API std::vector<goroutine_info> goroutines();
 /// then where and by whom it was started.
 GORO_API void format(std::ostream& os, const goroutine_info& g);
 
-/// Writes every goroutine in the dump format, blank-line separated (Go's
-/// goroutine dump, without stacks: see docs/debugging.md for gdb).
+/// Writes every goroutine in the dump format, blank-line separated, after a
+/// line counting them (Go's goroutine dump, without stacks: see
+/// docs/debugging.md for gdb).
 GORO_API void dump(std::ostream& os);
 
 /// From now on, writes a dump to stderr each time signal `sig` arrives (like

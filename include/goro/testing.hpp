@@ -7,8 +7,9 @@
 // A goroutine leaks when it exists at the end of a test and did not at the
 // start. Goroutines may still be finishing when the test body returns (a
 // closed channel was the signal to stop), so check_leaks waits up to `grace`
-// for them before it reports; it returns as soon as none is left. Goroutines
-// of a deadlock run() already reported are not counted.
+// for them before it reports; it returns as soon as none is left (and no
+// goroutine is waiting for its first run, which might be one that leaks).
+// Goroutines of a deadlock run() already reported are not counted.
 //
 // GoogleTest: goro/gtest.hpp installs this check around every test.
 #pragma once

@@ -50,11 +50,42 @@ std::atomic<int> dumper_threads{0};  // dump_on_signal's thread, once started
 
 namespace {
 
-constexpr int nshards = max_procs + 1;  // one per processor, one for plain threads
+constexpr int nshards = max_procs;  // one per processor
+
+// A test-and-test-and-set lock: one CAS to lock, a plain release store to
+// unlock (a runtime_mutex pays a second RMW to unlock, on every go() and
+// every return). Held for a few pointer writes; a waiter that spins long
+// gives the CPU away, in case the holder was preempted.
+class spin_lock {
+ public:
+  void lock() noexcept {
+    for (int spins = 0;;) {
+      if (!held_.load(std::memory_order_relaxed) && !held_.exchange(true, std::memory_order_acquire)) return;
+      if (++spins < 64) {
+        cpu_relax();
+      } else {
+        os_yield();
+      }
+    }
+  }
+  void unlock() noexcept { held_.store(false, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> held_{false};
+};
 
 struct alignas(64) shard {
-  runtime_mutex lock{lock_rank::registry};
+  spin_lock lock;
   goroutine* head = nullptr;  // guarded by lock
+  std::int64_t size = 0;      // guarded by lock
+};
+
+struct shard_guard {
+  explicit shard_guard(shard& s) noexcept : s_(s) { s_.lock.lock(); }
+  ~shard_guard() { s_.lock.unlock(); }
+  shard_guard(const shard_guard&) = delete;
+  shard_guard& operator=(const shard_guard&) = delete;
+  shard& s_;
 };
 constinit shard g_shards[nshards];
 
@@ -85,6 +116,7 @@ bool detection_on() noexcept {
 }
 
 void link_front(shard& s, goroutine* g) noexcept {
+  ++s.size;
   g->all_prev = nullptr;
   g->all_next = s.head;
   if (s.head != nullptr) s.head->all_prev = g;
@@ -92,6 +124,7 @@ void link_front(shard& s, goroutine* g) noexcept {
 }
 
 void unlink(shard& s, goroutine* g) noexcept {
+  --s.size;
   if (g->all_prev != nullptr) {
     g->all_prev->all_next = g->all_next;
   } else {
@@ -258,32 +291,24 @@ bool report_if_dead(std::int64_t now) noexcept {
 
 void registry_add(goroutine* g, int s) noexcept {
   g->shard = static_cast<std::uint16_t>(s);
-  runtime_lock_guard lock(g_shards[s].lock);
+  shard_guard lock(g_shards[s]);
   link_front(g_shards[s], g);
 }
 
-void registry_replace(goroutine* old, goroutine* now) noexcept {
-  shard& s = g_shards[old->shard];
-  runtime_lock_guard lock(s.lock);
-  now->shard = old->shard;
-  now->name = old->name;
-  now->abandoned = old->abandoned;
-  now->all_prev = old->all_prev;
-  now->all_next = old->all_next;
-  if (now->all_prev != nullptr) {
-    now->all_prev->all_next = now;
-  } else {
-    s.head = now;
+std::int64_t registry_size() noexcept {
+  std::int64_t n = 0;
+  for (shard& s : g_shards) {
+    shard_guard lock(s);
+    n += s.size;
   }
-  if (now->all_next != nullptr) now->all_next->all_prev = now;
-  old->name = nullptr;
+  return n;
 }
 
 void registry_remove(goroutine* g) noexcept {
   char* name = nullptr;
   {
     shard& s = g_shards[g->shard];
-    runtime_lock_guard lock(s.lock);
+    shard_guard lock(s);
     unlink(s, g);
     name = g->name;
     g->name = nullptr;
@@ -302,7 +327,7 @@ void registry_set_name(goroutine* g, std::string_view name) {
   char* old = nullptr;
   {
     shard& s = g_shards[g->shard];
-    runtime_lock_guard lock(s.lock);
+    shard_guard lock(s);
     old = g->name;
     g->name = copy;
   }
@@ -311,7 +336,7 @@ void registry_set_name(goroutine* g, std::string_view name) {
 
 std::string registry_name(goroutine* g) {
   shard& s = g_shards[g->shard];
-  runtime_lock_guard lock(s.lock);
+  shard_guard lock(s);
   return g->name != nullptr ? std::string(g->name) : std::string();
 }
 
@@ -353,7 +378,7 @@ std::vector<goroutine_info> goroutines() {
   std::vector<goroutine_info> out;
   std::int64_t now = coarse_nanotime();
   for (shard& s : g_shards) {
-    runtime_lock_guard lock(s.lock);
+    shard_guard lock(s);
     for (goroutine* g = s.head; g != nullptr; g = g->all_next) out.push_back(info_of(g, now));
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
@@ -406,7 +431,10 @@ void format(std::ostream& os, const goroutine_info& g) {
 
 void dump(std::ostream& os) {
   std::vector<goroutine_info> gs = goroutines();
-  os << gs.size() << (gs.size() == 1 ? " goroutine\n\n" : " goroutines\n\n");
+  std::int64_t pending = num_goroutine() - static_cast<std::int64_t>(gs.size());  // a moment apart: approximate
+  os << gs.size() << (gs.size() == 1 ? " goroutine" : " goroutines");
+  if (pending > 0) os << " (and " << pending << " not yet started)";
+  os << "\n\n";
   bool first = true;
   for (const goroutine_info& g : gs) {
     if (!first) os << '\n';
@@ -495,7 +523,10 @@ std::vector<goroutine_info> leaked_since(const goroutine_set& before, std::chron
       if (g.deadlocked || std::binary_search(before.ids.begin(), before.ids.end(), g.id)) continue;
       leaked.push_back(std::move(g));
     }
-    if (leaked.empty() || std::chrono::steady_clock::now() >= deadline) return leaked;
+    // Goroutines not yet started are not listed: wait for them to start
+    // (they are runnable), in case one of them leaks.
+    bool pending = num_goroutine() > detail::registry_size();
+    if ((leaked.empty() && !pending) || std::chrono::steady_clock::now() >= deadline) return leaked;
     // Polling, not synchronization: goroutines finishing have no one to
     // tell. From a goroutine, park (the leaked ones may need this worker).
     if (detail::current_goroutine() != nullptr) {

@@ -2,12 +2,18 @@
 // returned (Go's allgs), for goro::dump, goro::goroutines and the leak
 // check; and the deadlock check that reads it.
 //
-// The registry is sharded, one shard per processor plus one for plain
-// threads, so that go() and a goroutine's return take a lock that is almost
-// never contended: a goroutine joins the shard of the processor (or thread)
-// that started it and stays there, wherever it runs. Shard locks have rank
-// `registry`, the innermost: nothing is locked under one, and several are
-// taken only in index order (the deadlock report takes them all).
+// A goroutine joins the registry when it first runs (materialize), not at
+// go(): a pending goroutine is only a record on a run queue, and a spawn
+// storm would pay for a million entries nobody reads. Dumps count pending
+// goroutines (ngoroutines minus the registered) without listing them.
+//
+// The registry is sharded, one shard per processor, so that a goroutine's
+// start and return take a lock that is almost never contended: a goroutine
+// joins the shard of the processor it first runs on and stays there,
+// wherever it runs later. Shard locks are spin locks (a few pointer writes
+// under them, or a copy for a dump): innermost, nothing is locked under one,
+// and several are taken only in index order (the deadlock report takes
+// them all).
 #pragma once
 
 #include <cstdint>
@@ -28,10 +34,10 @@ struct run_state {
   std::string report;
 };
 
-/// g (id, parent, spawn_site, run set) joins shard `shard`.
+/// g (id, parent, spawn_site, run set) joins shard `shard` (a processor id).
 void registry_add(goroutine* g, int shard) noexcept;
-/// now (materialize's copy of the pending record old) takes old's place.
-void registry_replace(goroutine* old, goroutine* now) noexcept;
+/// How many goroutines are registered (started, not returned).
+std::int64_t registry_size() noexcept;
 /// g leaves (it returns); frees its name.
 void registry_remove(goroutine* g) noexcept;
 /// Names g (the running goroutine).

@@ -32,8 +32,9 @@ enum class lock_rank : std::uint8_t {
   poll_desc = 25,  // a socket's poll descriptor (netpoll.cpp): arms its deadline timers under it
   timer_heap = 30,
   sched = 40,    // global run queue and idle list
-  registry = 50,  // a shard of the goroutine registry (registry.cpp): innermost
 };
+// (The goroutine registry's shard locks, registry.cpp, are spin locks taken
+// under any of these and never around one.)
 
 #if !defined(NDEBUG)
 #define GORO_LOCK_RANKS 1

@@ -390,8 +390,8 @@ goroutine* materialize(processor* p, goroutine* rec) {
   }
   g->status.store(gstatus::runnable, std::memory_order_relaxed);
   context_make(&g->context, s.lo(), g, &goroutine_entry, g);
-  registry_replace(rec, g);
   record_free(&p->records, rec);
+  registry_add(g, p->id);
   san::tsan_release(g);
   return g;
 }
@@ -1158,7 +1158,6 @@ void goroutine_start(goroutine* g) noexcept {
   goroutine* parent = p != nullptr ? p->current.load(std::memory_order_relaxed) : nullptr;
   g->parent = parent != nullptr ? parent->id : 0;
   if (p == nullptr && g->run == nullptr) this_thread_parker().note_active();  // it may go on interacting
-  registry_add(g, p != nullptr ? p->id : max_procs);
   g_sched.ngoroutines.fetch_add(1, std::memory_order_relaxed);
   g->status.store(gstatus::pending, std::memory_order_relaxed);
   if (p != nullptr && p->id < g_sched.maxprocs.load(std::memory_order_relaxed)) {

@@ -221,18 +221,36 @@ TEST(Dump, ListsGoroutinesWithStateReasonNameAndOrigin) {
   });
 }
 
-TEST(Dump, AGoroutineNotYetRunIsRunnable) {
+TEST(Dump, RunnableAndNotYetStarted) {
   goro::run([] {
-    int old = goro::gomaxprocs(1);
-    auto c = goro::make_chan<int>(1);
-    goro::go([=] { c.send(1); });  // cannot run before we yield: one processor
-    bool runnable = false;
-    for (const goro::goroutine_info& g : goro::goroutines()) {
-      if (g.parent == goro::this_goroutine::id()) runnable = g.state == goro::goroutine_info::status::runnable;
-    }
+    int old = goro::gomaxprocs(1);  // nothing runs until this goroutine blocks
+    auto ready = goro::make_chan<int>();
+    auto c = goro::make_chan<int>();
+    auto done = goro::make_chan<int>(2);
+    goro::go([=] {
+      ready.send(1);
+      c.recv();
+      done.send(1);
+    });
+    // Not run yet: counted, not listed.
+    std::ostringstream os;
+    goro::dump(os);
+    EXPECT_TRUE(contains(os.str(), "(and 1 not yet started)")) << os.str();
+    std::uint64_t me = goro::this_goroutine::id();
+    auto child = [&] {
+      goro::goroutine_info found;
+      for (const goro::goroutine_info& g : goro::goroutines()) {
+        if (g.parent == me) found = g;
+      }
+      return found;
+    };
+    EXPECT_EQ(child().id, 0u);
+    ready.recv();  // it runs, parks on c
+    EXPECT_EQ(child().state, goro::goroutine_info::status::waiting);
+    c.send(0);  // readies it; we keep the processor
+    EXPECT_EQ(child().state, goro::goroutine_info::status::runnable);
     goro::gomaxprocs(old);
-    EXPECT_TRUE(runnable);
-    EXPECT_TRUE(recv_within(goro::recv_chan<int>(c)).has_value());
+    EXPECT_TRUE(recv_within(goro::recv_chan<int>(done)).has_value());
   });
 }
 
