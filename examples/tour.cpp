@@ -1,6 +1,6 @@
 // A short guided tour of goro: goroutines, channels, select, a pipeline that
-// stops when its done channel closes, sync, and a socket whose reads park the
-// goroutine. Run: cmake --workflow --preset demo
+// stops when its done channel closes, sync, a socket whose reads park the
+// goroutine, and a deadlock reported. Run: cmake --workflow --preset demo
 #include <goro/goro.hpp>
 
 #include <iostream>
@@ -103,5 +103,13 @@ int main() {
     client.close();
     ln.close();
   });
+
+  std::cout << "9. a deadlock: run() reports it (and every goroutine) instead of hanging\n";
+  try {
+    goro::run([] { goro::make_chan<int>().recv(); });  // nobody will ever send
+  } catch (const goro::deadlock_error& e) {
+    std::string report = e.what();
+    std::cout << "   " << report.substr(0, report.find('\n')) << "\n";
+  }
   std::cout << "tour complete\n";
 }

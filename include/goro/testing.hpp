@@ -37,7 +37,9 @@ GORO_API std::vector<goroutine_info> leaked_since(const goroutine_set& before,
                                                   std::chrono::milliseconds grace = std::chrono::seconds(5));
 
 /// leaked_since, formatted: empty if none leaked, else
-/// "3 goroutines leaked:" and each one in the dump format.
+/// "3 goroutines leaked:" and each one in the dump format. Goroutines that
+/// have still not run when the grace period ends are counted as leaked
+/// ("(and 2 not yet started)"): they outlived the test.
 GORO_API std::string check_leaks(const goroutine_set& before,
                                  std::chrono::milliseconds grace = std::chrono::seconds(5));
 

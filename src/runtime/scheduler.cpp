@@ -972,35 +972,50 @@ struct held_lock {
   const void* lock;
   lock_rank rank;
 };
+// Trivially destructible, so that it still works in thread-exit code that
+// runs after other thread_locals are destroyed (thread_parker's destructor
+// takes sched.lock). A select holds one lock per channel, so there is no
+// fixed bound: beyond `capacity`, locks are counted but not checked.
 struct held_locks {
-  std::vector<held_lock> locks;  // a select holds one lock per channel: no fixed bound
+  static constexpr std::size_t capacity = 128;
+  held_lock locks[capacity];
+  std::size_t size = 0;      // entries in locks
+  std::size_t unchecked = 0;  // held beyond capacity
 };
 GORO_NOINLINE held_locks& this_thread_held_locks() noexcept {
-  thread_local held_locks h;
+  thread_local constinit held_locks h{};
   return h;
 }
 }  // namespace
 
 void lock_order_acquire(const void* lock, lock_rank rank) noexcept {
   held_locks& h = this_thread_held_locks();
-  for (const held_lock& l : h.locks) {
+  for (std::size_t i = 0; i < h.size; ++i) {
+    const held_lock& l = h.locks[i];
     if (l.rank > rank || (l.rank == rank && std::less<const void*>()(lock, l.lock)) || l.lock == lock) {
       std::fprintf(stderr, "goro: fatal error: lock order violation: taking %p (rank %d) while holding %p (rank %d)\n",
                    lock, static_cast<int>(rank), l.lock, static_cast<int>(l.rank));
       std::abort();
     }
   }
-  h.locks.push_back({lock, rank});
+  if (h.size < held_locks::capacity) {
+    h.locks[h.size++] = {lock, rank};
+  } else {
+    ++h.unchecked;
+  }
 }
 
 void lock_order_release(const void* lock) noexcept {
   held_locks& h = this_thread_held_locks();
-  for (std::size_t i = h.locks.size(); i-- > 0;) {
+  for (std::size_t i = h.size; i-- > 0;) {
     if (h.locks[i].lock == lock) {
-      h.locks[i] = h.locks.back();
-      h.locks.pop_back();
+      h.locks[i] = h.locks[--h.size];
       return;
     }
+  }
+  if (h.unchecked > 0) {
+    --h.unchecked;
+    return;
   }
   fatal("unlock of a runtime lock this thread does not hold");
 }

@@ -7,6 +7,7 @@
 // process with a message).
 #include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -254,6 +255,43 @@ TEST(Dump, RunnableAndNotYetStarted) {
   });
 }
 
+TEST(Dump, OnASignal) {
+  // stderr into a pipe while the signal's dump is written.
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  int saved = ::dup(2);
+  ASSERT_GE(saved, 0);
+  std::fflush(stderr);
+  ::dup2(fds[1], 2);
+  auto c = goro::make_chan<int>();
+  goro::go([c] {
+    goro::this_goroutine::set_name("signal-watched");
+    c.recv();
+  });
+  ASSERT_TRUE(goro::dump_on_signal(SIGUSR1));
+  std::string out;
+  // The goroutine may not have run yet: signal until it shows up.
+  for (auto deadline = std::chrono::steady_clock::now() + wait_limit;
+       !contains(out, "\"signal-watched\" [chan receive") && std::chrono::steady_clock::now() < deadline;) {
+    ::raise(SIGUSR1);
+    pollfd pfd{fds[0], POLLIN, 0};
+    while (::poll(&pfd, 1, 50) == 1) {
+      char buf[4096];
+      ssize_t n = ::read(fds[0], buf, sizeof buf);
+      if (n <= 0) break;
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  std::fflush(stderr);
+  ::dup2(saved, 2);
+  ::close(saved);
+  ::close(fds[0]);
+  ::close(fds[1]);
+  c.close();
+  EXPECT_TRUE(contains(out, "goro: goroutine dump (signal)")) << out;
+  EXPECT_TRUE(contains(out, "\"signal-watched\" [chan receive")) << out;
+}
+
 TEST(Dump, NameOnAPlainThreadIsEmpty) {
   goro::this_goroutine::set_name("ignored");
   EXPECT_EQ(goro::this_goroutine::name(), "");
@@ -265,7 +303,12 @@ TEST(LeakCheck, ReportsALeakedGoroutineAndPassesOnceItEnds) {
   goro::run([] {
     auto before = goro::testing::snapshot();
     auto c = goro::make_chan<int>();
-    goro::go([=] { c.recv(); });
+    auto started = goro::make_chan<int>(1);
+    goro::go([=] {
+      started.send(1);
+      c.recv();
+    });
+    started.recv();
     std::string leaks = goro::testing::check_leaks(before, 20ms);
     EXPECT_TRUE(contains(leaks, "1 goroutine leaked:")) << leaks;
     EXPECT_TRUE(contains(leaks, "debug_test.cpp")) << leaks;
@@ -278,8 +321,13 @@ TEST(LeakCheck, TheGoogleTestListenerFailsALeakingTest) {
   goro::testing::leak_check_listener listener(20ms);
   const ::testing::TestInfo& info = *::testing::UnitTest::GetInstance()->current_test_info();
   auto c = goro::make_chan<int>();
+  auto started = goro::make_chan<int>(1);
   listener.OnTestStart(info);
-  goro::go([=] { c.recv(); });
+  goro::go([=] {
+    started.send(1);
+    c.recv();
+  });
+  started.recv();  // listed from its first run on
   ::testing::TestPartResultArray results;
   {
     ::testing::ScopedFakeTestPartResultReporter reporter(
