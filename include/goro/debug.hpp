@@ -3,7 +3,10 @@
 //   goro::goroutines()            a snapshot of every goroutine
 //   goro::dump(os)                the snapshot, printed like Go's goroutine dump
 //   goro::dump_on_signal(sig)     dump to stderr whenever sig arrives (SIGQUIT)
+//   goro::stats()                 the scheduler's counters and queues
+//   goro::set_goroutine_times(on) add up each goroutine's run and wait time
 //   goro::set_deadlock_detection  turn run()'s deadlock check off and on
+//   GORO_SCHEDTRACE=<ms>          a line of stats to stderr every <ms> (Go's schedtrace)
 //   goro::this_goroutine::set_name / name   a name shown in dumps
 //
 // run() throws goro::deadlock_error (runtime.hpp) when its main goroutine
@@ -40,7 +43,48 @@ struct goroutine_info {
   source_location created_at;  // where go() (or run()) was called
   bool main = false;           // the main goroutine of a run() call
   bool deadlocked = false;     // part of a deadlock already reported (parked for good)
+  // Time on a worker and off one (blocked or waiting for a worker), added
+  // up while set_goroutine_times(true) is on; zero otherwise.
+  std::chrono::nanoseconds run_time{0};
+  std::chrono::nanoseconds wait_time{0};
 };
+
+/// One processor (Go's P) as stats() saw it.
+struct processor_stats {
+  int id = 0;
+  bool idle = false;      // its worker sleeps, waiting for work
+  bool spinning = false;  // its worker looks for work to steal
+  std::uint32_t run_queue = 0;  // goroutines queued on it (runnext included)
+  std::size_t timers = 0;       // timers armed on its heap
+  std::uint64_t switches = 0;   // goroutines it has resumed or started
+  std::uint64_t spawns = 0;     // go() called on it
+  std::uint64_t parks = 0;      // goroutines that blocked on it
+  std::uint64_t steals = 0;     // times it stole work from another
+  std::uint64_t timers_fired = 0;
+};
+
+/// The scheduler, as stats() saw it (each figure read on its own, not at
+/// one instant). Counters count from the program's start.
+struct scheduler_stats {
+  int gomaxprocs = 0;
+  std::int64_t goroutines = 0;        // num_goroutine()
+  std::int64_t global_run_queue = 0;  // goroutines in the global queue
+  int idle_procs = 0;
+  int spinning_procs = 0;
+  int threads = 0;           // the process's threads, all of them (/proc)
+  int blocking_threads = 0;  // goro::blocking's pool
+  std::uint64_t switches = 0, spawns = 0, parks = 0, steals = 0, timers_fired = 0;  // sums over procs
+  std::vector<processor_stats> procs;  // the gomaxprocs processors
+};
+
+/// Reads the scheduler's figures. Cheap enough to call every second.
+GORO_API scheduler_stats stats();
+
+/// Turns on (or off) adding up each goroutine's run and wait time
+/// (goroutine_info::run_time, wait_time; shown in dumps). Costs two clock
+/// reads a switch, so off by default; GORO_GOROUTINE_TIMES=1 turns it on at
+/// start. Returns the old setting.
+GORO_API bool set_goroutine_times(bool on) noexcept;
 
 /// Every goroutine that has run and not returned, ordered by id. Goroutines
 /// made by go() that have not run yet are not listed (num_goroutine()

@@ -79,6 +79,12 @@ struct goroutine {
   void* asan_fake_stack = nullptr;
   void* tsan_fiber = nullptr;
   std::atomic<std::int64_t> wait_since{0};  // coarse_nanotime() at park (relaxed)
+  // With sched.goroutine_times on (relaxed; written by whoever switches it):
+  // nanoseconds on a worker, off one, and nanotime() of its last switch in
+  // or out (0: not stamped yet).
+  std::atomic<std::int64_t> run_ns{0};
+  std::atomic<std::int64_t> wait_ns{0};
+  std::atomic<std::int64_t> stamp{0};
 
   static constexpr std::size_t inline_closure_size = 64;
   alignas(16) unsigned char inline_closure[inline_closure_size];

@@ -59,7 +59,12 @@ struct processor {
   std::atomic<goroutine*> current{nullptr};  // the goroutine running here; null: the worker's own context
   std::atomic<goroutine*> prev{nullptr};     // the goroutine switched away from; finish_switch settles it
   std::atomic<std::uint32_t> schedtick{0};
+  // Counters for goro::stats() (relaxed: only this worker writes them).
   std::atomic<std::uint64_t> nswitch{0};  // goroutines resumed or started here (the deadlock check's progress sign)
+  std::atomic<std::uint64_t> nspawn{0};   // go() called here
+  std::atomic<std::uint64_t> npark{0};    // parks that switched away
+  std::atomic<std::uint64_t> nsteal{0};   // successful steals
+  std::atomic<std::uint64_t> ntimer{0};   // timers fired here
   std::atomic<std::uint64_t> rng{0};
   std::atomic<std::uint64_t> id_next{0}, id_end{0};  // a batch of goroutine ids
   local_cache<char*, 32> stacks;                     // slot bases (no canary slots here)
@@ -121,6 +126,11 @@ struct scheduler {
   std::atomic<int> outside_active{0};
   std::atomic<int> outside_parked{0};
   std::atomic<int> nrun{0};  // run() calls whose main goroutine lives and is not abandoned
+  std::atomic<std::uint64_t> nspawn_outside{0};  // go() called on plain threads
+  // goro::set_goroutine_times: every switch reads the clock to add up each
+  // goroutine's run and wait time (off by default: two clock reads a switch).
+  std::atomic<bool> goroutine_times{false};
+  std::atomic<int> internal_threads{0};  // goro's own helper threads (signal dumper, schedtrace)
   std::atomic<std::uint64_t> next_id{1};
   std::atomic<bool> exiting{false};
 };

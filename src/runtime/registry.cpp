@@ -46,8 +46,6 @@
 
 namespace goro::detail {
 
-std::atomic<int> dumper_threads{0};  // dump_on_signal's thread, once started
-
 namespace {
 
 constexpr int nshards = max_procs;  // one per processor
@@ -163,6 +161,8 @@ goroutine_info info_of(const goroutine* g, std::int64_t now) {
       break;
     }
   }
+  i.run_time = std::chrono::nanoseconds(g->run_ns.load(std::memory_order_relaxed));
+  i.wait_time = std::chrono::nanoseconds(g->wait_ns.load(std::memory_order_relaxed));
   return i;
 }
 
@@ -187,7 +187,7 @@ int os_threads() noexcept {
 int known_threads() noexcept {
   scheduler& s = sched();
   int n = s.nprocs.load(std::memory_order_acquire) + blocking_threads() +
-          s.outside_parked.load(std::memory_order_seq_cst) + dumper_threads.load(std::memory_order_relaxed);
+          s.outside_parked.load(std::memory_order_seq_cst) + s.internal_threads.load(std::memory_order_relaxed);
 #if defined(GORO_TSAN)
   n += 1;  // ThreadSanitizer's background thread
 #endif
@@ -390,7 +390,9 @@ namespace {
 void format_duration(std::ostream& os, std::chrono::nanoseconds d) {
   using namespace std::chrono;
   auto ms = duration_cast<milliseconds>(d).count();
-  if (ms < 1000) {
+  if (ms == 0 && d.count() > 0) {
+    os << duration_cast<microseconds>(d).count() << " us";
+  } else if (ms < 1000) {
     os << ms << " ms";
   } else if (ms < 60'000) {
     os << ms / 1000 << '.' << (ms % 1000) / 100 << " s";
@@ -427,6 +429,13 @@ void format(std::ostream& os, const goroutine_info& g) {
   os << " at " << g.created_at.file << ':' << g.created_at.line;
   if (g.created_at.function != nullptr && g.created_at.function[0] != '\0') os << " in " << g.created_at.function;
   os << '\n';
+  if (g.run_time.count() != 0 || g.wait_time.count() != 0) {
+    os << "\tran ";
+    format_duration(os, g.run_time);
+    os << ", waited ";
+    format_duration(os, g.wait_time);
+    os << '\n';
+  }
 }
 
 void dump(std::ostream& os) {
@@ -478,7 +487,7 @@ bool dump_on_signal(int sig) {
         std::fflush(stderr);
       }
     }).detach();
-    detail::dumper_threads.fetch_add(1, std::memory_order_relaxed);
+    detail::sched().internal_threads.fetch_add(1, std::memory_order_relaxed);
   }
   struct sigaction sa {};
   sa.sa_handler = &on_dump_signal;
@@ -558,3 +567,107 @@ std::string check_leaks(const goroutine_set& before, std::chrono::milliseconds g
 }
 
 }  // namespace goro::testing
+
+// ---- stats and schedtrace --------------------------------------------------------------
+
+namespace goro {
+
+scheduler_stats stats() {
+  using namespace detail;
+  scheduler& s = sched();
+  scheduler_stats st;
+  st.gomaxprocs = s.maxprocs.load(std::memory_order_acquire);
+  st.goroutines = s.ngoroutines.load(std::memory_order_relaxed);
+  st.global_run_queue = s.global_size.load(std::memory_order_relaxed);
+  st.threads = os_threads();
+  st.blocking_threads = blocking_threads();
+  st.spawns = s.nspawn_outside.load(std::memory_order_relaxed);
+  int n = std::min(st.gomaxprocs, s.nprocs.load(std::memory_order_acquire));
+  std::vector<bool> idle(static_cast<std::size_t>(n), false);
+  {
+    runtime_lock_guard lock(s.lock);
+    for (processor* q = s.idle_head; q != nullptr; q = q->idle_next) {
+      if (q->id < n) idle[static_cast<std::size_t>(q->id)] = true;
+    }
+  }
+  for (int i = 0; i < n; ++i) {
+    processor* q = s.procs[i].load(std::memory_order_acquire);
+    processor_stats ps;
+    ps.id = i;
+    ps.idle = idle[static_cast<std::size_t>(i)];
+    ps.spinning = q->spinning.load(std::memory_order_relaxed);
+    ps.run_queue = q->runq.size() + (q->runq.runnext.load(std::memory_order_relaxed) != nullptr ? 1 : 0);
+    {
+      runtime_lock_guard lock(q->timers.lock);
+      ps.timers = q->timers.nodes.size();
+    }
+    ps.switches = q->nswitch.load(std::memory_order_relaxed);
+    ps.spawns = q->nspawn.load(std::memory_order_relaxed);
+    ps.parks = q->npark.load(std::memory_order_relaxed);
+    ps.steals = q->nsteal.load(std::memory_order_relaxed);
+    ps.timers_fired = q->ntimer.load(std::memory_order_relaxed);
+    st.idle_procs += ps.idle ? 1 : 0;
+    st.spinning_procs += ps.spinning ? 1 : 0;
+    st.switches += ps.switches;
+    st.spawns += ps.spawns;
+    st.parks += ps.parks;
+    st.steals += ps.steals;
+    st.timers_fired += ps.timers_fired;
+    st.procs.push_back(ps);
+  }
+  return st;
+}
+
+bool set_goroutine_times(bool on) noexcept {
+  return detail::sched().goroutine_times.exchange(on, std::memory_order_relaxed);
+}
+
+}  // namespace goro
+
+namespace goro::detail {
+
+namespace {
+
+// GORO_SCHEDTRACE=<ms>: Go's GODEBUG=schedtrace, one line per period.
+void schedtrace_loop(std::int64_t period_ms) noexcept {
+  mark_runtime_thread();
+  std::int64_t start = nanotime();
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(period_ms));
+    try {
+      scheduler_stats st = goro::stats();
+      std::ostringstream os;
+      os << "SCHED " << (nanotime() - start) / 1'000'000 << "ms: gomaxprocs=" << st.gomaxprocs
+         << " idleprocs=" << st.idle_procs << " threads=" << st.threads << " spinningthreads=" << st.spinning_procs
+         << " goroutines=" << st.goroutines << " runqueue=" << st.global_run_queue << " [";
+      for (std::size_t i = 0; i < st.procs.size(); ++i) os << (i ? " " : "") << st.procs[i].run_queue;
+      os << "] switches=" << st.switches << " parks=" << st.parks << " steals=" << st.steals
+         << " timers_fired=" << st.timers_fired << '\n';
+      std::string line = os.str();
+      std::fwrite(line.data(), 1, line.size(), stderr);
+      std::fflush(stderr);
+    } catch (...) {
+    }
+  }
+}
+
+}  // namespace
+
+void diagnostics_start() noexcept {
+  if (const char* env = std::getenv("GORO_GOROUTINE_TIMES"); env != nullptr && std::strcmp(env, "1") == 0) {
+    sched().goroutine_times.store(true, std::memory_order_relaxed);
+  }
+  if (const char* env = std::getenv("GORO_SCHEDTRACE")) {
+    long ms = std::atol(env);
+    if (ms > 0) {
+      try {
+        std::thread(schedtrace_loop, static_cast<std::int64_t>(ms)).detach();
+        sched().internal_threads.fetch_add(1, std::memory_order_relaxed);
+      } catch (...) {
+        std::fprintf(stderr, "goro: GORO_SCHEDTRACE: cannot start a thread\n");
+      }
+    }
+  }
+}
+
+}  // namespace goro::detail

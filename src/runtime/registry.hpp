@@ -44,6 +44,10 @@ void registry_remove(goroutine* g) noexcept;
 void registry_set_name(goroutine* g, std::string_view name);
 std::string registry_name(goroutine* g);
 
+/// At runtime start: reads GORO_GOROUTINE_TIMES and GORO_SCHEDTRACE (which
+/// starts the thread that prints the trace).
+void diagnostics_start() noexcept;
+
 /// Called by a worker about to sleep with every worker idle and no work
 /// queued. Reports a deadlock to the waiting run() calls if one is
 /// confirmed. Returns when the caller should look again (a nanotime()

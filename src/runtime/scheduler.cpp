@@ -396,6 +396,19 @@ goroutine* materialize(processor* p, goroutine* rec) {
   return g;
 }
 
+// Goroutine times (sched.goroutine_times): the time since its last stamp
+// goes to wait_ns when it is switched in, to run_ns when it is switched out.
+void stamp_in(goroutine* g) noexcept {
+  std::int64_t now = nanotime();
+  std::int64_t last = g->stamp.exchange(now, std::memory_order_relaxed);
+  if (last != 0) g->wait_ns.fetch_add(now - last, std::memory_order_relaxed);
+}
+void stamp_out(goroutine* g) noexcept {
+  std::int64_t now = nanotime();
+  std::int64_t last = g->stamp.exchange(now, std::memory_order_relaxed);
+  if (last != 0) g->run_ns.fetch_add(now - last, std::memory_order_relaxed);
+}
+
 // Prepares `next` (a goroutine taken from a queue) to run on p.
 goroutine* prepare_to_run(processor* p, goroutine* next) {
   // The read is the runtime's, not the goroutine's business (see switch_to).
@@ -404,6 +417,7 @@ goroutine* prepare_to_run(processor* p, goroutine* next) {
   san::tsan_ignore_reads_end();
   if (pending) next = materialize(p, next);
   relaxed_inc(p->nswitch);
+  if (g_sched.goroutine_times.load(std::memory_order_relaxed)) [[unlikely]] stamp_in(next);
   p->current.store(next, std::memory_order_relaxed);
   return next;
 }
@@ -496,7 +510,7 @@ goroutine* next_local(processor* p) noexcept {
   std::int64_t due = p->timers.earliest.load(std::memory_order_relaxed);
   if (due != 0) {
     std::int64_t now = nanotime();
-    if (due <= now) timer_run_due(p->timers, now);
+    if (due <= now) p->ntimer.store(p->ntimer.load(std::memory_order_relaxed) + timer_run_due(p->timers, now), std::memory_order_relaxed);
   }
   if (goroutine* g = runq_get(p)) return g;
   return global_get(p, local_runq::capacity / 2);
@@ -506,6 +520,7 @@ goroutine* next_local(processor* p) noexcept {
 // (parking, yielding, dead), to the next local goroutine or to p's context.
 void switch_away(processor* p, goroutine* g) noexcept {
   g->eh.saved_errno = read_errno(p);  // before next_local's system calls
+  if (g_sched.goroutine_times.load(std::memory_order_relaxed)) [[unlikely]] stamp_out(g);
   p->prev.store(g, std::memory_order_relaxed);
   goroutine* next = next_local(p);
   if (next != nullptr) next = prepare_to_run(p, next);
@@ -647,7 +662,15 @@ bool run_all_due_timers() noexcept {
     std::int64_t w = q->timers.earliest.load(std::memory_order_relaxed);
     if (w == 0) continue;
     if (now == 0) now = nanotime();
-    if (w <= now && timer_run_due(q->timers, now) > 0) fired = true;
+    if (w <= now) {
+      int n = timer_run_due(q->timers, now);
+      if (n > 0) {
+        fired = true;
+        if (processor* self = current_processor()) {
+          self->ntimer.store(self->ntimer.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+        }
+      }
+    }
   }
   return fired;
 }
@@ -805,6 +828,7 @@ goroutine* find_runnable(processor* p) noexcept {
           processor* victim = proc(static_cast<int>((start + k) % procs));
           if (victim == p || victim == nullptr) continue;
           if (goroutine* g = runq_steal(p, victim, round == steal_rounds - 1)) {
+            relaxed_inc(p->nsteal);
             found_work(p);
             return g;
           }
@@ -1065,6 +1089,7 @@ void runtime_start() noexcept {
   g_sched.maxprocs.store(n, std::memory_order_release);
   grow_procs(n);
   std::atexit(&on_exit);
+  diagnostics_start();
 }
 
 void wakep() noexcept {
@@ -1134,7 +1159,9 @@ void park(goroutine* g) noexcept {
     g->reason.store(wait_reason::none, std::memory_order_relaxed);
     return;
   }
-  switch_away(current_processor(), g);
+  processor* p = current_processor();
+  relaxed_inc(p->npark);
+  switch_away(p, g);
   g->reason.store(wait_reason::none, std::memory_order_relaxed);
 }
 
@@ -1171,6 +1198,11 @@ void goroutine_start(goroutine* g) noexcept {
   g->id = next_goroutine_id(p);
   g->tsan_fiber = san::tsan_create_fiber();
   goroutine* parent = p != nullptr ? p->current.load(std::memory_order_relaxed) : nullptr;
+  if (p != nullptr) {
+    relaxed_inc(p->nspawn);
+  } else {
+    g_sched.nspawn_outside.fetch_add(1, std::memory_order_relaxed);
+  }
   g->parent = parent != nullptr ? parent->id : 0;
   if (p == nullptr && g->run == nullptr) this_thread_parker().note_active();  // it may go on interacting
   g_sched.ngoroutines.fetch_add(1, std::memory_order_relaxed);

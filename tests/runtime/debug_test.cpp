@@ -297,6 +297,70 @@ TEST(Dump, NameOnAPlainThreadIsEmpty) {
   EXPECT_EQ(goro::this_goroutine::name(), "");
 }
 
+// ---- stats -----------------------------------------------------------------------
+
+TEST(Stats, CountsSpawnsSwitchesParksAndQueues) {
+  goro::scheduler_stats before = goro::stats();
+  EXPECT_EQ(before.gomaxprocs, goro::gomaxprocs());
+  EXPECT_EQ(static_cast<int>(before.procs.size()), before.gomaxprocs);
+  EXPECT_GE(before.threads, before.gomaxprocs);
+  goro::run([] {
+    auto c = goro::make_chan<int>();
+    goro::wait_group wg;
+    for (int i = 0; i < 100; ++i) {
+      wg.go([c] { c.recv(); });  // each parks until the sends below
+    }
+    for (int i = 0; i < 100; ++i) c.send(i);
+    wg.wait();
+    goro::sleep(1ms);  // a timer that fires
+  });
+  goro::scheduler_stats after = goro::stats();
+  EXPECT_GE(after.spawns - before.spawns, 101u);  // 100 and run()'s main goroutine
+  EXPECT_GE(after.switches - before.switches, 101u);
+  EXPECT_GE(after.parks - before.parks, 1u);
+  EXPECT_GE(after.timers_fired - before.timers_fired, 1u);
+  std::uint64_t sum = 0;
+  for (const goro::processor_stats& p : after.procs) sum += p.switches;
+  EXPECT_EQ(sum, after.switches);
+}
+
+TEST(Stats, GoroutineTimes) {
+  bool old = goro::set_goroutine_times(true);
+  goro::run([] {
+    auto proceed = goro::make_chan<int>();
+    auto busy_done = goro::make_chan<int>(1);
+    auto resumed = goro::make_chan<int>(1);
+    goro::go([=] {
+      goro::this_goroutine::set_name("timed");
+      for (auto until = std::chrono::steady_clock::now() + 20ms; std::chrono::steady_clock::now() < until;) {
+      }  // 20 ms on a worker
+      busy_done.send(1);
+      proceed.recv();  // off the worker while the main goroutine sleeps 20 ms
+      resumed.send(1);
+      proceed.recv();  // parked, so that its figures are final when read
+    });
+    busy_done.recv();
+    goro::sleep(20ms);
+    proceed.send(1);
+    resumed.recv();
+    goro::goroutine_info t;
+    for (auto deadline = std::chrono::steady_clock::now() + wait_limit; std::chrono::steady_clock::now() < deadline;) {
+      for (const goro::goroutine_info& g : goro::goroutines()) {
+        if (g.name == "timed") t = g;
+      }
+      if (t.state == goro::goroutine_info::status::waiting) break;
+      goro::yield();
+    }
+    EXPECT_GE(t.run_time, 20ms);
+    EXPECT_GE(t.wait_time, 15ms);
+    std::ostringstream os;
+    goro::format(os, t);
+    EXPECT_TRUE(contains(os.str(), "\tran ")) << os.str();
+    proceed.send(1);
+  });
+  goro::set_goroutine_times(old);
+}
+
 // ---- the leak check ------------------------------------------------------------
 
 TEST(LeakCheck, ReportsALeakedGoroutineAndPassesOnceItEnds) {
