@@ -50,6 +50,7 @@
 #include "runtime/records.hpp"
 #include "runtime/registry.hpp"
 #include "runtime/sanitizers.hpp"
+#include "runtime/trace.hpp"
 
 namespace goro::detail {
 
@@ -418,6 +419,7 @@ goroutine* prepare_to_run(processor* p, goroutine* next) {
   if (pending) next = materialize(p, next);
   relaxed_inc(p->nswitch);
   if (g_sched.goroutine_times.load(std::memory_order_relaxed)) [[unlikely]] stamp_in(next);
+  trace_event(p, trace_kind::start, next);
   p->current.store(next, std::memory_order_relaxed);
   return next;
 }
@@ -521,6 +523,13 @@ goroutine* next_local(processor* p) noexcept {
 void switch_away(processor* p, goroutine* g) noexcept {
   g->eh.saved_errno = read_errno(p);  // before next_local's system calls
   if (g_sched.goroutine_times.load(std::memory_order_relaxed)) [[unlikely]] stamp_out(g);
+  if (g_tracing.load(std::memory_order_relaxed)) [[unlikely]] {
+    gstatus s = g->status.load(std::memory_order_relaxed);
+    std::uint64_t why = s == gstatus::yielding ? trace_stop_yield
+                        : s == gstatus::dead   ? trace_stop_exit
+                                               : static_cast<std::uint64_t>(g->reason.load(std::memory_order_relaxed));
+    trace_event(p, trace_kind::stop, g, why);
+  }
   p->prev.store(g, std::memory_order_relaxed);
   goroutine* next = next_local(p);
   if (next != nullptr) next = prepare_to_run(p, next);
@@ -959,6 +968,7 @@ void on_exit() noexcept {
       std::this_thread::sleep_for(std::chrono::microseconds(50));
     }
   }
+  trace_write();
   if (g_sched.ngoroutines.load(std::memory_order_relaxed) > 0) stack_register_for_leak_check();
 }
 
@@ -1088,6 +1098,7 @@ void runtime_start() noexcept {
   int n = default_procs();
   g_sched.maxprocs.store(n, std::memory_order_release);
   grow_procs(n);
+  trace_start_from_env();
   std::atexit(&on_exit);
   diagnostics_start();
 }
@@ -1138,6 +1149,7 @@ void ready(goroutine* g) noexcept {
     }
   }
   processor* p = current_processor();
+  trace_event(p, trace_kind::unblock, g);
   if (p != nullptr && p->id < g_sched.maxprocs.load(std::memory_order_relaxed)) {
     runq_put(p, g, true);
   } else {
@@ -1204,6 +1216,7 @@ void goroutine_start(goroutine* g) noexcept {
     g_sched.nspawn_outside.fetch_add(1, std::memory_order_relaxed);
   }
   g->parent = parent != nullptr ? parent->id : 0;
+  trace_event(p, trace_kind::create, g, g->parent);
   if (p == nullptr && g->run == nullptr) this_thread_parker().note_active();  // it may go on interacting
   g_sched.ngoroutines.fetch_add(1, std::memory_order_relaxed);
   g->status.store(gstatus::pending, std::memory_order_relaxed);
