@@ -7,6 +7,7 @@
 //   goro::set_goroutine_times(on) add up each goroutine's run and wait time
 //   goro::set_deadlock_detection  turn run()'s deadlock check off and on
 //   GORO_SCHEDTRACE=<ms>          a line of stats to stderr every <ms> (Go's schedtrace)
+//   GORO_TRACE=<file>             an execution trace (Chrome trace-event JSON) at exit
 //   goro::this_goroutine::set_name / name   a name shown in dumps
 //
 // run() throws goro::deadlock_error (runtime.hpp) when its main goroutine
