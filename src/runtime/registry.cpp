@@ -50,28 +50,6 @@ namespace {
 
 constexpr int nshards = max_procs;  // one per processor
 
-// A test-and-test-and-set lock: one CAS to lock, a plain release store to
-// unlock (a runtime_mutex pays a second RMW to unlock, on every go() and
-// every return). Held for a few pointer writes; a waiter that spins long
-// gives the CPU away, in case the holder was preempted.
-class spin_lock {
- public:
-  void lock() noexcept {
-    for (int spins = 0;;) {
-      if (!held_.load(std::memory_order_relaxed) && !held_.exchange(true, std::memory_order_acquire)) return;
-      if (++spins < 64) {
-        cpu_relax();
-      } else {
-        os_yield();
-      }
-    }
-  }
-  void unlock() noexcept { held_.store(false, std::memory_order_release); }
-
- private:
-  std::atomic<bool> held_{false};
-};
-
 struct alignas(64) shard {
   spin_lock lock;
   goroutine* head = nullptr;  // guarded by lock
@@ -212,15 +190,32 @@ bool nothing_pending() noexcept {
          earliest_timer() == 0 && !netpoll_has_waiters() && !any_work();
 }
 
-std::string format_all(const std::vector<goroutine_info>& gs) {
-  std::ostringstream os;
+// Appends the goroutines of s to out (all, or only those not abandoned).
+// s locked by the caller.
+void collect(std::vector<goroutine_info>& out, const shard& s, std::int64_t now, bool skip_abandoned) {
+  for (const goroutine* g = s.head; g != nullptr; g = g->all_next) {
+    if (!(skip_abandoned && g->abandoned)) out.push_back(info_of(g, now));
+  }
+}
+
+void sort_by_id(std::vector<goroutine_info>& gs) {
+  std::sort(gs.begin(), gs.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+}
+
+// The dump's header line: "3 goroutines<what> (and 2 not yet started)".
+void write_count(std::ostream& os, std::size_t n, const char* what, std::int64_t pending) {
+  os << n << (n == 1 ? " goroutine" : " goroutines") << what;
+  if (pending > 0) os << " (and " << pending << " not yet started)";
+}
+
+// The dump's body: each goroutine in format(), a blank line between.
+void write_list(std::ostream& os, const std::vector<goroutine_info>& gs) {
   bool first = true;
   for (const goroutine_info& g : gs) {
     if (!first) os << '\n';
     first = false;
     goro::format(os, g);
   }
-  return os.str();
 }
 
 // Takes every shard lock; confirms that every goroutine not abandoned is
@@ -243,19 +238,17 @@ bool report_if_dead(std::int64_t now) noexcept {
     }
     if (!dead) break;
   }
-  run_state* runs[64];
-  int nruns = 0;
+  run_state* runs = nullptr;  // the callers to wake, linked through next_reported
   std::string report;
   if (dead && has_main) {
     try {
       std::vector<goroutine_info> gs;
-      for (shard& s : g_shards) {
-        for (goroutine* g = s.head; g != nullptr; g = g->all_next) {
-          if (!g->abandoned) gs.push_back(info_of(g, now));
-        }
-      }
-      std::sort(gs.begin(), gs.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
-      report = "all goroutines are asleep - deadlock!\n\n" + format_all(gs);
+      for (const shard& s : g_shards) collect(gs, s, now, true);
+      sort_by_id(gs);
+      std::ostringstream os;
+      os << "all goroutines are asleep - deadlock!\n\n";
+      write_list(os, gs);
+      report = os.str();
     } catch (...) {
       report = "all goroutines are asleep - deadlock! (out of memory for the dump)";
     }
@@ -263,8 +256,9 @@ bool report_if_dead(std::int64_t now) noexcept {
       for (goroutine* g = s.head; g != nullptr; g = g->all_next) {
         if (g->abandoned) continue;
         g->abandoned = true;
-        if (g->run != nullptr && nruns < 64) {
-          runs[nruns++] = g->run;
+        if (g->run != nullptr) {
+          g->run->next_reported = runs;
+          runs = g->run;
           g->run = nullptr;
           sched().nrun.fetch_sub(1, std::memory_order_seq_cst);
         }
@@ -273,14 +267,15 @@ bool report_if_dead(std::int64_t now) noexcept {
   }
   for (int i = nshards; i-- > 0;) g_shards[i].lock.unlock();
   if (!(dead && has_main)) return false;
-  for (int i = 0; i < nruns; ++i) {
-    run_state* rs = runs[i];
+  while (runs != nullptr) {
+    run_state* rs = runs;
+    runs = rs->next_reported;  // before the wake: rs may be gone after it
     try {
       rs->report = report;
     } catch (...) {
     }
     rs->deadlocked = true;
-    rs->done->wake();  // rs may be gone after this
+    rs->done->wake();
   }
   return true;
 }
@@ -379,9 +374,9 @@ std::vector<goroutine_info> goroutines() {
   std::int64_t now = coarse_nanotime();
   for (shard& s : g_shards) {
     shard_guard lock(s);
-    for (goroutine* g = s.head; g != nullptr; g = g->all_next) out.push_back(info_of(g, now));
+    collect(out, s, now, false);
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  sort_by_id(out);
   return out;
 }
 
@@ -441,15 +436,9 @@ void format(std::ostream& os, const goroutine_info& g) {
 void dump(std::ostream& os) {
   std::vector<goroutine_info> gs = goroutines();
   std::int64_t pending = num_goroutine() - static_cast<std::int64_t>(gs.size());  // a moment apart: approximate
-  os << gs.size() << (gs.size() == 1 ? " goroutine" : " goroutines");
-  if (pending > 0) os << " (and " << pending << " not yet started)";
+  detail::write_count(os, gs.size(), "", pending);
   os << "\n\n";
-  bool first = true;
-  for (const goroutine_info& g : gs) {
-    if (!first) os << '\n';
-    first = false;
-    format(os, g);
-  }
+  detail::write_list(os, gs);
   os.flush();
 }
 
@@ -473,7 +462,7 @@ bool dump_on_signal(int sig) {
     int fl = ::fcntl(g_signal_pipe[0], F_GETFL);
     ::fcntl(g_signal_pipe[0], F_SETFL, fl & ~O_NONBLOCK);  // the dumper blocks; the handler must not
     std::thread([] {
-      detail::this_thread_parker().internal = true;  // not a thread that could wake a goroutine
+      detail::mark_runtime_thread();  // not a thread that could wake a goroutine
       for (;;) {
         char c;
         ssize_t n = ::read(g_signal_pipe[0], &c, 1);
@@ -554,15 +543,9 @@ std::string check_leaks(const goroutine_set& before, std::chrono::milliseconds g
   std::int64_t pending = num_goroutine() - detail::registry_size();
   if (leaked.empty() && pending <= 0) return {};
   std::ostringstream os;
-  os << leaked.size() << (leaked.size() == 1 ? " goroutine leaked" : " goroutines leaked");
-  if (pending > 0) os << " (and " << pending << " not yet started)";
+  detail::write_count(os, leaked.size(), " leaked", pending);
   os << ":\n\n";
-  bool first = true;
-  for (const goroutine_info& g : leaked) {
-    if (!first) os << '\n';
-    first = false;
-    format(os, g);
-  }
+  detail::write_list(os, leaked);
   return os.str();
 }
 

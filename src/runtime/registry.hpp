@@ -32,6 +32,7 @@ struct run_state {
   thread_parker* done = nullptr;
   bool deadlocked = false;
   std::string report;
+  run_state* next_reported = nullptr;  // the deadlock check's list of callers to wake
 };
 
 /// g (id, parent, spawn_site, run set) joins shard `shard` (a processor id).

@@ -75,6 +75,30 @@ class runtime_mutex {
   [[maybe_unused]] lock_rank rank_;  // read only in debug builds
 };
 
+/// A test-and-test-and-set lock: one CAS to lock, a plain release store to
+/// unlock (a runtime_mutex pays a second RMW to unlock). For locks taken on
+/// every go() and return (the goroutine registry) or every traced event,
+/// almost never contended and held for a few writes; a waiter that spins
+/// long gives the CPU away, in case the holder was preempted. No rank: it
+/// is taken innermost, with nothing locked under it.
+class spin_lock {
+ public:
+  void lock() noexcept {
+    for (int spins = 0;;) {
+      if (!held_.load(std::memory_order_relaxed) && !held_.exchange(true, std::memory_order_acquire)) return;
+      if (++spins < 64) {
+        cpu_relax();
+      } else {
+        os_yield();
+      }
+    }
+  }
+  void unlock() noexcept { held_.store(false, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> held_{false};
+};
+
 /// std::lock_guard for runtime_mutex without pulling in <mutex>.
 class runtime_lock_guard {
  public:

@@ -3,12 +3,12 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "runtime/platform.hpp"
 #include "runtime/processor.hpp"
+#include "runtime/runtime_mutex.hpp"
 
 namespace goro::detail {
 
@@ -26,22 +26,16 @@ struct event {
 };
 
 struct buffer {
-  std::atomic<bool> held{false};  // a spin lock: the owner worker, or the writer at exit
-  std::vector<event> events;
-  std::uint64_t dropped = 0;
-
-  void lock() noexcept {
-    while (held.exchange(true, std::memory_order_acquire)) cpu_relax();
-  }
-  void unlock() noexcept { held.store(false, std::memory_order_release); }
+  spin_lock lock;  // the owner worker (or the plain threads), and the writer at exit
+  std::vector<event> events;  // guarded by lock
+  std::uint64_t dropped = 0;  // guarded by lock
 };
 
 struct trace_state {
   std::string path;
   std::int64_t start = 0;
   buffer procs[max_procs];
-  buffer threads;  // events of plain threads, serialized by threads_mu
-  std::mutex threads_mu;
+  buffer threads;  // events of plain threads
 };
 trace_state* g_trace = nullptr;  // set before g_tracing, never freed
 
@@ -90,15 +84,10 @@ void write_event(std::FILE* f, bool& first, int tid, const event& e, std::int64_
 
 void trace_event_slow(processor* p, trace_kind kind, const goroutine* g, std::uint64_t arg) noexcept {
   event e{nanotime(), g->id, arg, kind};
-  if (p != nullptr) {
-    buffer& b = g_trace->procs[p->id];
-    b.lock();
-    append(b, e);
-    b.unlock();
-  } else {
-    std::lock_guard lock(g_trace->threads_mu);
-    append(g_trace->threads, e);
-  }
+  buffer& b = p != nullptr ? g_trace->procs[p->id] : g_trace->threads;
+  b.lock.lock();
+  append(b, e);
+  b.lock.unlock();
 }
 
 void trace_start_from_env() noexcept {
@@ -135,12 +124,7 @@ void trace_write() noexcept {
     first = false;
     std::fprintf(f, R"({"name":"thread_name","ph":"M","pid":1,"tid":%d,"args":{"name":"%s%d"}})", tid,
                  threads ? "plain threads" : "P", threads ? 0 : i);
-    std::unique_lock<std::mutex> tl(t.threads_mu, std::defer_lock);
-    if (threads) {
-      tl.lock();
-    } else {
-      b.lock();
-    }
+    b.lock.lock();
     // A goroutine still running at exit has a start without a stop: close
     // its slice so that viewers nest the rest correctly.
     std::uint64_t open = 0;
@@ -153,7 +137,7 @@ void trace_write() noexcept {
       write_event(f, first, tid, event{b.events.back().ts, open, trace_stop_exit, trace_kind::stop}, t.start);
     }
     dropped += b.dropped;
-    if (!threads) b.unlock();
+    b.lock.unlock();
   }
   std::fprintf(f, "\n],\"otherData\":{\"dropped_events\":\"%llu\"}}\n", static_cast<unsigned long long>(dropped));
   std::fclose(f);
