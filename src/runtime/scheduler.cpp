@@ -127,6 +127,11 @@ std::uint32_t relaxed_inc(std::atomic<T>& a) noexcept {
   a.store(v + 1, std::memory_order_relaxed);
   return static_cast<std::uint32_t>(v);
 }
+// Adds to a counter only its owner writes (no RMW needed).
+template <class T>
+void relaxed_add(std::atomic<T>& a, T n) noexcept {
+  a.store(a.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
 
 // ---- goroutine records and stacks (per-processor caches) ---------------------
 
@@ -512,7 +517,7 @@ goroutine* next_local(processor* p) noexcept {
   std::int64_t due = p->timers.earliest.load(std::memory_order_relaxed);
   if (due != 0) {
     std::int64_t now = nanotime();
-    if (due <= now) p->ntimer.store(p->ntimer.load(std::memory_order_relaxed) + timer_run_due(p->timers, now), std::memory_order_relaxed);
+    if (due <= now) relaxed_add<std::uint64_t>(p->ntimer, timer_run_due(p->timers, now));
   }
   if (goroutine* g = runq_get(p)) return g;
   return global_get(p, local_runq::capacity / 2);
@@ -661,8 +666,8 @@ std::int64_t earliest_timer() noexcept {
 
 namespace {
 
-// Runs the due timers of every processor; true if any fired.
-bool run_all_due_timers() noexcept {
+// Runs the due timers of every processor on p; true if any fired.
+bool run_all_due_timers(processor* p) noexcept {
   std::int64_t now = 0;
   bool fired = false;
   int n = g_sched.nprocs.load(std::memory_order_acquire);
@@ -671,15 +676,10 @@ bool run_all_due_timers() noexcept {
     std::int64_t w = q->timers.earliest.load(std::memory_order_relaxed);
     if (w == 0) continue;
     if (now == 0) now = nanotime();
-    if (w <= now) {
-      int n = timer_run_due(q->timers, now);
-      if (n > 0) {
-        fired = true;
-        if (processor* self = current_processor()) {
-          self->ntimer.store(self->ntimer.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-        }
-      }
-    }
+    if (w > now) continue;
+    int fired_here = timer_run_due(q->timers, now);
+    relaxed_add<std::uint64_t>(p->ntimer, fired_here);
+    if (fired_here > 0) fired = true;
   }
   return fired;
 }
@@ -826,7 +826,7 @@ goroutine* find_runnable(processor* p) noexcept {
     }
     if (p->spinning) {
       for (int round = 0; round < steal_rounds; ++round) {
-        if (run_all_due_timers()) {
+        if (run_all_due_timers(p)) {
           if (goroutine* g = runq_get(p)) {
             found_work(p);
             return g;
@@ -861,7 +861,7 @@ goroutine* find_runnable(processor* p) noexcept {
     bool was_spinning = p->spinning;
     drop_spinning(p);
     bool sleep = true;
-    if (any_work() || should_stop(p) || run_all_due_timers()) {
+    if (any_work() || should_stop(p) || run_all_due_timers(p)) {
       if (leave_idle(p)) {
         if (was_spinning) {
           p->spinning = true;
