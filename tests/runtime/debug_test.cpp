@@ -56,6 +56,39 @@ class Deadlock : public ::testing::Test {
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
+// From a plain thread, without any goro wait (which would make the thread
+// known to goro): waits (bounded) until a live run()'s main goroutine has
+// been blocked for at least d, longer than the deadlock check needs to
+// confirm a report. Polls a condition; the sleep only paces the polling.
+bool main_blocked_for(std::chrono::milliseconds d) {
+  for (auto deadline = std::chrono::steady_clock::now() + wait_limit; std::chrono::steady_clock::now() < deadline;) {
+    for (const goro::goroutine_info& g : goro::goroutines()) {
+      if (g.main && !g.deadlocked && g.state == goro::goroutine_info::status::waiting && g.waiting_for >= d) {
+        return true;
+      }
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+  return false;
+}
+
+// From a goroutine: waits (bounded) until the goroutine named `name` is
+// parked and returns it as goroutines() shows it (id 0 if it never was).
+goro::goroutine_info parked(const std::string& name) {
+  goro::goroutine_info found;
+  bool ok = eventually([&] {
+    for (const goro::goroutine_info& g : goro::goroutines()) {
+      if (g.name == name && g.state == goro::goroutine_info::status::waiting) {
+        found = g;
+        return true;
+      }
+    }
+    return false;
+  });
+  EXPECT_TRUE(ok) << "goroutine \"" << name << "\" never parked";
+  return found;
+}
+
 TEST_F(Deadlock, MainGoroutineAloneOnAChannel) {
   std::string r = report_of([] { goro::make_chan<int>().recv(); });
   EXPECT_EQ(r.rfind("all goroutines are asleep - deadlock!", 0), 0u) << r;
@@ -134,7 +167,7 @@ TEST_F(Deadlock, NoReportWhileAThreadUnknownToGoroRuns) {
   std::promise<void> go_on;
   std::thread t([c, f = go_on.get_future()]() mutable {
     f.wait();
-    std::this_thread::sleep_for(50ms);  // busy elsewhere for a while
+    EXPECT_TRUE(main_blocked_for(50ms));  // long enough for a report, were one made
     c.send(9);
   });
   int v = 0;
@@ -154,7 +187,7 @@ TEST_F(Deadlock, NoReportWhileAWokenThreadMayStillAct) {
   auto back = goro::make_chan<int>(1);  // so that the thread ends even after a false report
   std::thread t([=] {
     int x = *to_thread.recv();
-    std::this_thread::sleep_for(50ms);
+    EXPECT_TRUE(main_blocked_for(50ms));  // long enough for a report, were one made
     back.send(x + 1);
   });
   int v = 0;
@@ -194,15 +227,7 @@ TEST(Dump, ListsGoroutinesWithStateReasonNameAndOrigin) {
     int line = __LINE__ + 1;
     goro::go([=] { goro::this_goroutine::set_name("waiter"); ready.send(1); c.recv(); });
     ready.recv();
-    // The waiter is parked (it sent, then blocks on c; wait for its state).
-    goro::goroutine_info w;
-    for (auto deadline = std::chrono::steady_clock::now() + wait_limit; std::chrono::steady_clock::now() < deadline;) {
-      for (const goro::goroutine_info& g : goro::goroutines()) {
-        if (g.name == "waiter") w = g;
-      }
-      if (w.state == goro::goroutine_info::status::waiting) break;
-      goro::yield();
-    }
+    goro::goroutine_info w = parked("waiter");  // it sent, then blocks on c
     ASSERT_EQ(w.state, goro::goroutine_info::status::waiting);
     EXPECT_STREQ(w.wait_reason, "chan receive");
     EXPECT_EQ(w.parent, goro::this_goroutine::id());
@@ -343,14 +368,7 @@ TEST(Stats, GoroutineTimes) {
     goro::sleep(20ms);
     proceed.send(1);
     resumed.recv();
-    goro::goroutine_info t;
-    for (auto deadline = std::chrono::steady_clock::now() + wait_limit; std::chrono::steady_clock::now() < deadline;) {
-      for (const goro::goroutine_info& g : goro::goroutines()) {
-        if (g.name == "timed") t = g;
-      }
-      if (t.state == goro::goroutine_info::status::waiting) break;
-      goro::yield();
-    }
+    goro::goroutine_info t = parked("timed");
     EXPECT_GE(t.run_time, 20ms);
     EXPECT_GE(t.wait_time, 15ms);
     std::ostringstream os;
