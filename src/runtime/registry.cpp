@@ -487,7 +487,10 @@ bool dump_on_signal(int sig) {
 
 bool set_deadlock_detection(bool on) noexcept {
   (void)detail::detection_on();  // read the environment first
-  return detail::g_detection.exchange(on ? 1 : 0, std::memory_order_relaxed) != 0;
+  bool old = detail::g_detection.exchange(on ? 1 : 0, std::memory_order_relaxed) != 0;
+  // Everything may already be blocked, with no worker due to look again.
+  if (on && !old) detail::deadlock_poke();
+  return old;
 }
 
 namespace this_goroutine {

@@ -211,9 +211,18 @@ TEST_F(Deadlock, ReportedOnceTheUnknownThreadIsGone) {
   EXPECT_TRUE(contains(r, "all goroutines are asleep")) << r;
 }
 
-TEST_F(Deadlock, DetectionCanBeTurnedOff) {
+TEST_F(Deadlock, ReportedWhenTurnedBackOnWithEverythingBlocked) {
+  // Off while the main goroutine blocks; a thread turns the check back on
+  // once it has been blocked a while, and exits. Nothing else happens after
+  // that, so the check must run because it was turned on.
   EXPECT_TRUE(goro::set_deadlock_detection(false));
-  EXPECT_FALSE(goro::set_deadlock_detection(true));
+  std::thread t([] {
+    EXPECT_TRUE(main_blocked_for(20ms));
+    EXPECT_FALSE(goro::set_deadlock_detection(true));
+  });
+  std::string r = report_of([] { goro::make_chan<int>().recv(); });
+  t.join();
+  EXPECT_TRUE(contains(r, "all goroutines are asleep")) << r;
 }
 
 // ---- dumps ---------------------------------------------------------------------
