@@ -1,5 +1,6 @@
 // goro/time.hpp: sleeping, timers and tickers (Go's time package, the parts
-// about waiting). Monotonic clock (std::chrono::steady_clock).
+// about waiting). Monotonic clock (goro::clock: std::chrono::steady_clock, or a
+// test's virtual clock inside goro::testing::bubble).
 //
 //   goro::sleep(10ms);                         // parks the goroutine, not the thread
 //   goro::after(50ms).recv();                  // a channel that receives once
@@ -28,7 +29,24 @@
 
 namespace goro {
 
-using clock = std::chrono::steady_clock;
+namespace detail {
+GORO_API std::int64_t clock_now() noexcept;  // nanoseconds on steady_clock, or a bubble's clock
+}  // namespace detail
+
+/// goro's clock: std::chrono::steady_clock, except in a goroutine of a
+/// goro::testing::bubble, where it reads the bubble's virtual clock. Its
+/// time_point is steady_clock's, so the two mix; inside a bubble, take the
+/// time from goro::clock::now() (timers, deadlines and rate limits do).
+struct clock {
+  using duration = std::chrono::steady_clock::duration;
+  using rep = duration::rep;
+  using period = duration::period;
+  using time_point = std::chrono::steady_clock::time_point;
+  static constexpr bool is_steady = true;
+  static time_point now() noexcept {
+    return time_point(std::chrono::duration_cast<duration>(std::chrono::nanoseconds(detail::clock_now())));
+  }
+};
 using time_point = clock::time_point;
 
 namespace detail {

@@ -45,6 +45,7 @@
 #include "goro/detail/runtime_core.hpp"
 #include "goro/select.hpp"
 #include "goro/sync.hpp"
+#include "runtime/bubble.hpp"
 #include "runtime/platform.hpp"
 #include "runtime/timers.hpp"
 
@@ -501,7 +502,7 @@ std::pair<context, cancel_func> with_deadline_cause(const context& parent, time_
   c->deadline_cause = why;
   detail::attach(c, p);
   c->deadline = when;
-  if (when <= detail::nanotime()) {
+  if (when <= detail::now_ns()) {  // a bubble's clock in a bubble
     detail::cancel(c, true, errc::deadline_exceeded, why);
     return adopt_pair(c);
   }

@@ -53,7 +53,8 @@ struct eh_state {
   int saved_errno = 0;  // errno is per thread too: a goroutine keeps its own across switches
 };
 
-struct run_state;  // a run() call waiting for its main goroutine (scheduler.cpp)
+struct run_state;     // a run() call waiting for its main goroutine (scheduler.cpp)
+struct bubble_state;  // goro::testing::bubble (bubble.hpp)
 
 struct goroutine {
   machine_context context;  // saved registers while not running
@@ -66,6 +67,12 @@ struct goroutine {
   bool main = false;             // started by run() (stays true once abandoned)
   std::uint16_t shard = 0;       // registry shard (processor id at start, or max_procs)
   run_state* run = nullptr;      // run()'s main goroutine: its caller; else null
+  // The bubble it was started in, fixed at start (null: none). A bubble's
+  // driver sets its own while it starts the bubble's first goroutine and
+  // while it fires the bubble's timers, so that what they start joins the
+  // bubble. Atomic (relaxed) because a bubble's deadlock report reads every
+  // goroutine's, a driver's included.
+  std::atomic<bubble_state*> bubble{nullptr};
   std::uint64_t id = 0;
   std::uint64_t parent = 0;      // id of the goroutine that started it; 0: a plain thread
   goroutine* all_prev = nullptr;  // registry links (shard lock)

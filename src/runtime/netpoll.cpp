@@ -341,7 +341,7 @@ void netpoll_set_deadline(poll_desc* pd, std::int64_t when, poll_mode mode) noex
       } else {
         s->deadline = when;
         s->timer.seq = s->seq;
-        timer_add(&s->timer, when);
+        timer_add(&s->timer, when, false);  // real time, in a bubble too
       }
     }
   }

@@ -233,7 +233,12 @@ bool report_if_dead(std::int64_t now) noexcept {
         break;
       }
       wait_reason r = g->reason.load(std::memory_order_relaxed);
-      if (r == wait_reason::blocking || r == wait_reason::io_wait || r == wait_reason::sleep) dead = false;
+      // A sleep in a bubble ends only when the bubble's driver runs its
+      // timers, and the driver is waiting too.
+      if (r == wait_reason::blocking || r == wait_reason::io_wait ||
+          (r == wait_reason::sleep && g->bubble.load(std::memory_order_relaxed) == nullptr)) {
+        dead = false;
+      }
       if (g->run != nullptr) has_main = true;
     }
     if (!dead) break;
@@ -333,6 +338,34 @@ std::string registry_name(goroutine* g) {
   shard& s = g_shards[g->shard];
   shard_guard lock(s);
   return g->name != nullptr ? std::string(g->name) : std::string();
+}
+
+std::string registry_abandon_bubble(const bubble_state* b, const char* headline) {
+  std::vector<goroutine_info> gs;
+  std::int64_t now = coarse_nanotime();
+  for (shard& s : g_shards) s.lock.lock();
+  try {
+    for (shard& s : g_shards) {
+      for (goroutine* g = s.head; g != nullptr; g = g->all_next) {
+        if (g->bubble.load(std::memory_order_relaxed) != b || g->abandoned) continue;
+        g->abandoned = true;
+        gs.push_back(info_of(g, now));
+      }
+    }
+  } catch (...) {
+    // Out of memory for the list: the goroutines are abandoned all the same.
+    for (shard& s : g_shards) {
+      for (goroutine* g = s.head; g != nullptr; g = g->all_next) {
+        if (g->bubble.load(std::memory_order_relaxed) == b) g->abandoned = true;
+      }
+    }
+  }
+  for (int i = nshards; i-- > 0;) g_shards[i].lock.unlock();
+  sort_by_id(gs);
+  std::ostringstream os;
+  os << headline << "\n\n";
+  write_list(os, gs);
+  return os.str();
 }
 
 // ---- the deadlock check ----------------------------------------------------------

@@ -45,6 +45,11 @@ void registry_remove(goroutine* g) noexcept;
 void registry_set_name(goroutine* g, std::string_view name);
 std::string registry_name(goroutine* g);
 
+struct bubble_state;
+/// Marks every goroutine of bubble b deadlocked (abandoned, as after a
+/// deadlock report) and returns headline and their dump.
+std::string registry_abandon_bubble(const bubble_state* b, const char* headline);
+
 /// At runtime start: reads GORO_GOROUTINE_TIMES and GORO_SCHEDTRACE (which
 /// starts the thread that prints the trace).
 void diagnostics_start() noexcept;

@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "goro/runtime.hpp"
+#include "runtime/bubble.hpp"
 #include "runtime/netpoll.hpp"
 #include "runtime/park.hpp"
 #include "runtime/processor.hpp"
@@ -75,6 +76,8 @@ const char* to_string(wait_reason r) noexcept {
     case wait_reason::io_wait: return "IO wait";
     case wait_reason::blocking: return "blocking call";
     case wait_reason::forever: return "forever";
+    case wait_reason::bubble: return "bubble";
+    case wait_reason::bubble_wait: return "bubble wait";
   }
   return "?";
 }
@@ -384,6 +387,7 @@ goroutine* materialize(processor* p, goroutine* rec) {
   g->parent = rec->parent;
   g->run = rec->run;
   g->main = rec->main;
+  g->bubble.store(rec->bubble.load(std::memory_order_relaxed), std::memory_order_relaxed);
   g->ops = rec->ops;
   g->spawn_site = rec->spawn_site;
   g->tsan_fiber = rec->tsan_fiber;
@@ -551,10 +555,18 @@ void finish_switch(processor* p) noexcept {
   gstatus s = prev->status.load(std::memory_order_acquire);
   switch (s) {
     case gstatus::parking: {
+      // Read before the commit: once waiting, prev may be readied, run and
+      // return on another worker.
+      bubble_state* b = nullptr;
+      if (prev->bubble.load(std::memory_order_relaxed) != nullptr) [[unlikely]] {
+        b = bubble_commit_begin(prev, prev->reason.load(std::memory_order_relaxed));
+      }
       if (prev->status.compare_exchange_strong(s, gstatus::waiting, std::memory_order_acq_rel,
                                                std::memory_order_acquire)) {
+        if (b != nullptr) [[unlikely]] bubble_commit_end(b, true);
         return;
       }
+      if (b != nullptr) [[unlikely]] bubble_commit_end(b, false);
       if (s != gstatus::woken) fatal("finish_switch: a parking goroutine changed state unexpectedly");
       prev->status.store(gstatus::runnable, std::memory_order_release);
       runq_put(p, prev, true);
@@ -609,6 +621,7 @@ void finish_switch(processor* p) noexcept {
 [[noreturn]] void goroutine_exit(goroutine* g) noexcept {
   registry_remove(g);
   g_sched.ngoroutines.fetch_sub(1, std::memory_order_relaxed);
+  if (g->bubble.load(std::memory_order_relaxed) != nullptr) [[unlikely]] bubble_leave(g);
   g->status.store(gstatus::dead, std::memory_order_release);
   processor* p = current_processor();
   switch_away(p, g);
@@ -1134,6 +1147,9 @@ void ready(goroutine* g) noexcept {
   gstatus s = g->status.load(std::memory_order_acquire);
   for (;;) {
     if (s == gstatus::waiting) {
+      if (bubble_state* b = g->bubble.load(std::memory_order_relaxed)) [[unlikely]] {
+        if (durable(g->reason.load(std::memory_order_relaxed))) bubble_woken(b);  // before it can run
+      }
       // Off its stack: nobody but us (its one waker) may change its status
       // now, so a plain store does (and saves a locked instruction).
       g->status.store(gstatus::runnable, std::memory_order_release);
@@ -1216,6 +1232,9 @@ void goroutine_start(goroutine* g) noexcept {
     g_sched.nspawn_outside.fetch_add(1, std::memory_order_relaxed);
   }
   g->parent = parent != nullptr ? parent->id : 0;
+  if (parent != nullptr) {
+    if (bubble_state* b = parent->bubble.load(std::memory_order_relaxed)) [[unlikely]] bubble_join(b, g);
+  }
   trace_event(p, trace_kind::create, g, g->parent);
   if (p == nullptr && g->run == nullptr) this_thread_parker().note_active();  // it may go on interacting
   g_sched.ngoroutines.fetch_add(1, std::memory_order_relaxed);

@@ -1,6 +1,7 @@
 // src/runtime/timers.cpp: see timers.hpp for the invariants.
 #include "runtime/timers.hpp"
 
+#include "runtime/bubble.hpp"
 #include "runtime/platform.hpp"
 #include "runtime/processor.hpp"
 
@@ -73,15 +74,40 @@ void insert(timer_heap& h, timer_node* node) noexcept {
 
 }  // namespace
 
-void timer_add(timer_node* node, std::int64_t when) {
-  runtime_start();
+namespace {
+
+// The heap timer_add puts a node on when not in a bubble.
+timer_heap& processor_heap() noexcept {
   processor* p = current_processor();
   // A processor beyond gomaxprocs runs no scheduler: its heap would be
   // checked only by idle workers.
   if (p == nullptr || p->id >= sched().maxprocs.load(std::memory_order_relaxed)) {
     p = sched().procs[0].load(std::memory_order_acquire);
   }
-  timer_heap& h = p->timers;
+  return p->timers;
+}
+
+}  // namespace
+
+void timer_add(timer_node* node, std::int64_t when, bool bubbled) {
+  runtime_start();
+  if (bubbled) {
+    goroutine* g = current_goroutine();
+    bubble_state* b = g != nullptr ? g->bubble.load(std::memory_order_relaxed) : nullptr;
+    if (b != nullptr) [[unlikely]] {
+      // Only the bubble's driver runs this heap, and only once every member
+      // is blocked: no worker needs waking.
+      timer_heap& h = b->timers;
+      if (when <= 0) when = 1;
+      runtime_lock_guard lock(h.lock);
+      node->when = when;
+      node->inflight.store(false, std::memory_order_relaxed);
+      insert(h, node);
+      publish_earliest(h);
+      return;
+    }
+  }
+  timer_heap& h = processor_heap();
   if (when <= 0) when = 1;  // 0 means "empty" in heap.earliest
   bool became_first;
   {
@@ -137,6 +163,36 @@ void timer_move_all(timer_heap& from, timer_heap& to) noexcept {
     bool became_first;
     {
       runtime_lock_guard lock(to.lock);
+      insert(to, n);
+      n->moving.store(false, std::memory_order_release);
+      became_first = to.nodes[0] == n;
+      if (became_first) publish_earliest(to);
+    }
+    if (became_first) wakep();
+  }
+}
+
+void timer_adopt_all(timer_heap& from, std::int64_t shift) noexcept {
+  timer_heap& to = processor_heap();
+  // As timer_move_all, one node at a time, never holding both locks.
+  for (;;) {
+    timer_node* n;
+    {
+      runtime_lock_guard lock(from.lock);
+      if (from.nodes.empty()) return;
+      n = from.nodes.back();
+      from.nodes.pop_back();
+      n->moving.store(true, std::memory_order_relaxed);
+      n->heap.store(nullptr, std::memory_order_release);
+      publish_earliest(from);
+    }
+    bool became_first;
+    {
+      runtime_lock_guard lock(to.lock);
+      // INT64_MAX ("never") stays; shift may be negative (virtual time ran
+      // ahead of real time), and no deadline is before the virtual now.
+      if (n->when != INT64_MAX) n->when = shift > 0 && n->when > INT64_MAX - shift ? INT64_MAX : n->when + shift;
+      if (n->when <= 0) n->when = 1;
       insert(to, n);
       n->moving.store(false, std::memory_order_release);
       became_first = to.nodes[0] == n;

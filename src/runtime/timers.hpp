@@ -57,14 +57,19 @@ struct timer_heap {
   std::atomic<std::int64_t> earliest{0};
 };
 
-/// Arms node to fire at `when` (nanotime) on the caller's processor's heap.
-/// The node must not be in a heap.
-void timer_add(timer_node* node, std::int64_t when);
+/// Arms node to fire at `when` (nanotime) on the caller's processor's heap;
+/// for a goroutine in a bubble (bubble.hpp), at `when` on the bubble's
+/// clock on the bubble's heap, unless `bubbled` is false (socket deadlines,
+/// which run on the real clock). The node must not be in a heap.
+void timer_add(timer_node* node, std::int64_t when, bool bubbled = true);
 /// Disarms node; true if it was in a heap (so it will not fire for that arming).
 bool timer_remove(timer_node* node) noexcept;
 /// Moves every timer of `from` to `to` (a processor stopping for gomaxprocs
 /// hands its timers to processor 0).
 void timer_move_all(timer_heap& from, timer_heap& to) noexcept;
+/// Moves every timer of a bubble's heap to a processor's heap, `shift`
+/// added to each deadline (a bubble ends: its timers go on in real time).
+void timer_adopt_all(timer_heap& from, std::int64_t shift) noexcept;
 /// Runs the due timers of heap; returns how many fired.
 int timer_run_due(timer_heap& heap, std::int64_t now) noexcept;
 

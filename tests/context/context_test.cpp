@@ -24,6 +24,8 @@
 #include <utility>
 #include <vector>
 
+#include <goro/testing.hpp>
+
 #include "context/context_helpers.hpp"
 
 namespace {
@@ -809,3 +811,57 @@ TEST(Context, AfterFuncStopRacesCancel) {
 }
 
 }  // namespace
+
+// ---- on a virtual clock (goro::testing::bubble): deadlines to the nanosecond
+
+TEST(ContextVirtualClock, TimeoutExpiresExactlyAtItsDeadline) {
+  goro::testing::bubble([] {
+    auto start = goro::clock::now();
+    auto [ctx, cancel] = goro::with_timeout(goro::background(), 1h);
+    ASSERT_TRUE(ctx.deadline().has_value());
+    EXPECT_EQ(*ctx.deadline(), start + 1h);
+    ctx.done().recv();
+    EXPECT_EQ(goro::clock::now() - start, 1h);
+    EXPECT_EQ(ctx.err(), goro::errc::deadline_exceeded);
+    cancel();
+  });
+}
+
+TEST(ContextVirtualClock, ChildEndsAtTheParentsEarlierDeadline) {
+  goro::testing::bubble([] {
+    auto start = goro::clock::now();
+    auto [parent, pcancel] = goro::with_timeout(goro::background(), 2h);
+    auto [child, ccancel] = goro::with_timeout(parent, 3h);
+    EXPECT_EQ(*child.deadline(), start + 2h);
+    child.done().recv();
+    EXPECT_EQ(goro::clock::now() - start, 2h);
+    EXPECT_EQ(child.err(), goro::errc::deadline_exceeded);
+    ccancel();
+    pcancel();
+  });
+}
+
+TEST(ContextVirtualClock, CancelBeforeTheDeadlineWinsAndTheTimerNeverFires) {
+  goro::testing::bubble([] {
+    auto start = goro::clock::now();
+    auto [ctx, cancel] = goro::with_timeout(goro::background(), 10min);
+    goro::go([cancel] {
+      goro::sleep(1min);
+      cancel();
+    });
+    ctx.done().recv();
+    EXPECT_EQ(goro::clock::now() - start, 1min);
+    EXPECT_EQ(ctx.err(), goro::errc::canceled);
+  });  // returns: no timer is left to keep a goroutine in the bubble
+}
+
+TEST(ContextVirtualClock, AfterFuncRunsAtTheTimeout) {
+  goro::testing::bubble([] {
+    auto start = goro::clock::now();
+    auto [ctx, cancel] = goro::with_timeout(goro::background(), 45s);
+    auto ran = goro::make_chan<goro::clock::duration>(1);
+    auto stop = goro::after_func(ctx, [ran, start] { ran.send(goro::clock::now() - start); });
+    EXPECT_EQ(*ran.recv(), 45s);
+    cancel();
+  });
+}

@@ -11,6 +11,7 @@
 //
 // Tests that port a test of rate_test.go say which.
 #include <goro/rate.hpp>
+#include <goro/testing.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -706,3 +707,64 @@ TEST(MultiLimiter, SimultaneousRequestsGetTheStrictestBurst) {
 }
 
 }  // namespace
+
+// ---- on a virtual clock (goro::testing::bubble) ---------------------------------
+// Waits are paced to the nanosecond, and a long run is deterministic.
+
+TEST(RateVirtualClock, WaitsArePacedAtTheLimit) {
+  goro::testing::bubble([] {
+    limiter lim(goro::rate::every(100ms), 1);
+    auto start = goro::clock::now();
+    for (int i = 0; i < 50; ++i) {
+      ASSERT_FALSE(lim.wait(goro::background()));
+      auto at = goro::clock::now() - start;
+      // The delay comes from a token count in floating point: within 1 µs.
+      EXPECT_LE(std::chrono::abs(at - i * 100ms), 1us) << "wait " << i;
+    }
+  });
+}
+
+TEST(RateVirtualClock, AWaitThatWouldOutliveTheDeadlineFailsAtOnce) {
+  goro::testing::bubble([] {
+    limiter lim(goro::rate::every(1s), 1);
+    ASSERT_TRUE(lim.allow());
+    auto [ctx, cancel] = goro::with_timeout(goro::background(), 500ms);
+    auto start = goro::clock::now();
+    EXPECT_EQ(lim.wait(ctx), goro::rate::errc::would_exceed_deadline);
+    EXPECT_EQ(goro::clock::now(), start);  // no time passed
+    cancel();
+  });
+}
+
+TEST(RateVirtualClock, ALongRunAllowsExactlyTheBurstPlusTheRefill) {
+  // Go's TestLongRunningQPS on the virtual clock: three goroutines offer an
+  // event every millisecond for ten seconds at a limit of 100 a second and a
+  // burst of 20. The count is the same on every run.
+  auto one_run = [] {
+    int ok = 0;
+    goro::testing::bubble([&] {
+      limiter lim(100, 20);
+      auto end = goro::clock::now() + 10s;
+      std::atomic<int> n{0};
+      goro::wait_group wg;
+      for (int w = 0; w < 3; ++w) {
+        wg.add(1);
+        goro::go([&] {
+          while (goro::clock::now() < end) {
+            if (lim.allow()) ++n;
+            goro::sleep(1ms);
+          }
+          wg.done();
+        });
+      }
+      wg.wait();
+      ok = n.load();
+    });
+    return ok;
+  };
+  int first = one_run();
+  // The last offers are at 9.999 s: 20 + 999.9 tokens, floor 1019.
+  EXPECT_GE(first, 1018);
+  EXPECT_LE(first, 1020);
+  EXPECT_EQ(one_run(), first);
+}

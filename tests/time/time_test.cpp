@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include <goro/testing.hpp>
+
 #include "support/test_support.hpp"
 
 using namespace goro_test;
@@ -1063,5 +1065,60 @@ TEST(AfterFunc, StopResultTellsWhetherTheFuncRuns) {
     }
     EXPECT_EQ(mismatches, 0);
     std::cout << "[          ] stop() won " << stopped_total << " of " << rounds * n << " races\n";
+  });
+}
+
+// ---------------------------------------------------------------- on a virtual clock
+// The same semantics, checked exactly: in a goro::testing::bubble the clock
+// moves only when every goroutine waits, straight to the next timer, so a
+// firing time is known to the nanosecond and hours pass in microseconds.
+
+TEST(VirtualClock, TickerResetRestartsTheCountFromTheReset) {
+  goro::testing::bubble([] {
+    auto start = goro::clock::now();
+    goro::ticker tk(1s);
+    for (int i = 1; i <= 3; ++i) EXPECT_EQ(*tk.c().recv() - start, std::chrono::seconds(i));
+    goro::sleep(500ms);
+    tk.reset(5s);  // at 3.5 s
+    EXPECT_EQ(*tk.c().recv() - start, 8500ms);
+    EXPECT_EQ(*tk.c().recv() - start, 13500ms);
+    tk.stop();
+    EXPECT_TRUE(stays_silent(tk.c(), 1h));
+    EXPECT_EQ(goro::clock::now() - start, 13500ms + 1h);
+  });
+}
+
+TEST(VirtualClock, ASlowReceiverMissesTicksInsteadOfQueueingThem) {
+  goro::testing::bubble([] {
+    auto start = goro::clock::now();
+    goro::ticker tk(1s);
+    goro::sleep(5500ms);  // ticks at 1..5 s: the first waits in the buffer, the rest are dropped
+    EXPECT_EQ(*tk.c().recv() - start, 1s);
+    EXPECT_EQ(*tk.c().recv() - start, 6s);
+    tk.stop();
+  });
+}
+
+TEST(VirtualClock, StopAndResetOfATimerAreExact) {
+  goro::testing::bubble([] {
+    auto start = goro::clock::now();
+    goro::timer t(10s);
+    goro::sleep(4s);
+    EXPECT_TRUE(t.stop());
+    EXPECT_TRUE(stays_silent(t.c(), 1h));  // the stopped timer never fires
+    EXPECT_FALSE(t.reset(2s));             // it was stopped: nothing pending
+    EXPECT_EQ(*t.c().recv() - start, 4s + 1h + 2s);
+    EXPECT_FALSE(t.stop());  // fired and received
+  });
+}
+
+TEST(VirtualClock, AfterFuncResetMovesItsRun) {
+  goro::testing::bubble([] {
+    auto start = goro::clock::now();
+    auto ran = goro::make_chan<goro::clock::duration>(2);
+    auto t = goro::after_func(1min, [ran, start] { ran.send(goro::clock::now() - start); });
+    goro::sleep(30s);
+    EXPECT_TRUE(t.reset(1min));
+    EXPECT_EQ(*ran.recv(), 90s);
   });
 }

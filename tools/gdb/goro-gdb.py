@@ -57,6 +57,8 @@ GORO_WAIT_REASONS = {
     "io_wait": "IO wait",
     "blocking": "blocking call",
     "forever": "forever",
+    "bubble": "bubble",
+    "bubble_wait": "bubble wait",
 }
 
 # gstatus (src/runtime/goroutine.hpp) -> the state goro's dump shows

@@ -38,6 +38,8 @@ enum class wait_reason : std::uint8_t {
   io_wait,   // a socket (the netpoller)
   blocking,  // a call running on the blocking pool (goro::blocking)
   forever,
+  bubble,       // goro::testing::bubble's caller, waiting for its goroutines
+  bubble_wait,  // goro::testing::bubble_wait
 };
 GORO_API const char* to_string(wait_reason r) noexcept;
 
