@@ -844,7 +844,8 @@ TEST(ContextVirtualClock, ChildEndsAtTheParentsEarlierDeadline) {
 TEST(ContextVirtualClock, CancelBeforeTheDeadlineWinsAndTheTimerNeverFires) {
   goro::testing::bubble([] {
     auto start = goro::clock::now();
-    auto [ctx, cancel] = goro::with_timeout(goro::background(), 10min);
+    auto [ctx, cancel_it] = goro::with_timeout(goro::background(), 10min);
+    goro::cancel_func cancel = cancel_it;  // a structured binding cannot be captured (clang 14)
     goro::go([cancel] {
       goro::sleep(1min);
       cancel();
