@@ -5,6 +5,7 @@
 //   goro::dump_on_signal(sig)     dump to stderr whenever sig arrives (SIGQUIT)
 //   goro::stats()                 the scheduler's counters and queues
 //   goro::set_goroutine_times(on) add up each goroutine's run and wait time
+//   goro::set_dump_stacks(on)     record where goroutines park: stacks in dumps
 //   goro::set_deadlock_detection  turn run()'s deadlock check off and on
 //   GORO_SCHEDTRACE=<ms>          a line of stats to stderr every <ms> (Go's schedtrace)
 //   GORO_TRACE=<file>             an execution trace (Chrome trace-event JSON) at exit
@@ -48,6 +49,11 @@ struct goroutine_info {
   // up while set_goroutine_times(true) is on; zero otherwise.
   std::chrono::nanoseconds run_time{0};
   std::chrono::nanoseconds wait_time{0};
+  // Where it waits: the return addresses of its stack as it parked,
+  // innermost first (from the caller of goro's park, a channel receive for
+  // instance). Recorded only while set_dump_stacks(true) is on; empty
+  // otherwise, and for goroutines not waiting.
+  std::vector<void*> stack;
 };
 
 /// One processor (Go's P) as stats() saw it.
@@ -95,12 +101,13 @@ GORO_API std::vector<goroutine_info> goroutines();
 
 /// Writes `g` in the dump format: a header line
 ///   goroutine 7 "name" [chan receive, 2.5 s]:
-/// then where and by whom it was started.
+/// then its stack, if recorded (one "#i address function+offset (module)"
+/// line a frame), then where and by whom it was started.
 GORO_API void format(std::ostream& os, const goroutine_info& g);
 
 /// Writes every goroutine in the dump format, blank-line separated, after a
-/// line counting them (Go's goroutine dump, without stacks: see
-/// docs/debugging.md for gdb).
+/// line counting them (Go's goroutine dump; stacks with set_dump_stacks(true),
+/// or in gdb: docs/debugging.md).
 GORO_API void dump(std::ostream& os);
 
 /// From now on, writes a dump to stderr each time signal `sig` arrives (like
@@ -108,6 +115,14 @@ GORO_API void dump(std::ostream& os);
 /// writes to a pipe; a thread of goro's writes the dump. Returns false if
 /// the handler cannot be installed.
 GORO_API bool dump_on_signal(int sig);
+
+/// Turns on (or off) recording where each goroutine parks, so that dumps,
+/// goroutines() and deadlock reports show the stacks of waiting goroutines;
+/// returns the old setting. Off by default: it costs a backtrace() a park
+/// (a few microseconds). GORO_DUMP_STACKS=1 in the environment turns it on.
+/// Function names appear for exported symbols only (link with -rdynamic,
+/// CMake's ENABLE_EXPORTS); otherwise module+offset, which addr2line reads.
+GORO_API bool set_dump_stacks(bool on) noexcept;
 
 /// Turns run()'s deadlock check off (false) or back on; returns the old
 /// setting. On by default; GORO_DEADLOCK=0 in the environment turns it off.

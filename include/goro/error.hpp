@@ -26,7 +26,7 @@
 // moves are noexcept, and copies may be read from any number of goroutines
 // and threads at once. Making one costs a few allocations, a clock read and
 // a backtrace() of up to 64 raw return addresses; the frames are symbolized
-// (dladdr, demangled) only when stack_trace() or format() is called. The
+// (demangled) only when stack_trace() or format() is called. The
 // with_*() members return a new error and leave this one unchanged.
 //
 // Messages. make_error and wrap take a format string and arguments: each
@@ -38,11 +38,11 @@
 // will keep working if std::format takes over. The call site is recorded from
 // the format argument, so it must be the literal (or string) at the call.
 //
-// Stack traces. Frames come from glibc's backtrace(); symbol names exist for
-// functions in shared libraries and for an executable's functions only if it
-// exports them (link with -rdynamic, CMake's ENABLE_EXPORTS). A frame
-// without a name shows its module and offset: `addr2line -Cfe module +offset`
-// names it. Symbolization takes the dynamic loader's lock; it does not park.
+// Stack traces. Frames come from glibc's backtrace(); names from the module's
+// dynamic symbols (dladdr), else from its symbol table, read from its file
+// once, at the first lookup in it. A frame of a stripped module shows its
+// module and offset: `addr2line -Cfe module +offset` names it. Symbolization
+// takes the dynamic loader's lock and a lock of goro's; it does not park.
 #pragma once
 
 #include <chrono>

@@ -29,6 +29,7 @@
 #include <typeinfo>
 
 #include "goro/runtime.hpp"
+#include "error/symbolize.hpp"
 
 namespace goro {
 
@@ -216,9 +217,12 @@ error edited(const error& e, Edit edit) {
   return error_access::adopt(std::move(s));
 }
 
+}  // namespace
+
 /// One line per frame: "#i address function+offset (module)", or
-/// "#i address (module+offset)" for a function the module does not export.
-std::string symbolize(std::span<void* const> frames) {
+/// "#i address (module+offset)" for a function neither the module's dynamic
+/// symbols nor its symbol table (stripped) name.
+std::string detail::symbolize_frames(std::span<void* const> frames) {
   std::string out;
   int i = 0;
   for (void* pc : frames) {
@@ -228,9 +232,13 @@ std::string symbolize(std::span<void* const> frames) {
     // A return address may lie just past its function (a call to a
     // [[noreturn]] function ends it): look up the call instruction instead.
     if (::dladdr(reinterpret_cast<void*>(addr - 1), &info) != 0 && info.dli_fname != nullptr) {
+      std::string name;
+      std::uintptr_t offset = 0;
       if (info.dli_sname != nullptr && info.dli_saddr != nullptr) {
         out += demangle(info.dli_sname) + '+' + hex(addr - reinterpret_cast<std::uintptr_t>(info.dli_saddr)) +
                " (" + info.dli_fname + ')';
+      } else if (elf_symbol(addr - 1, name, offset)) {  // not exported: the file's symbol table
+        out += demangle(name.c_str()) + '+' + hex(offset + 1) + " (" + info.dli_fname + ')';
       } else {
         out += std::string("(") + info.dli_fname + '+' +
                hex(addr - reinterpret_cast<std::uintptr_t>(info.dli_fbase)) + ')';
@@ -242,6 +250,10 @@ std::string symbolize(std::span<void* const> frames) {
   }
   return out;
 }
+
+namespace {
+
+std::string symbolize(std::span<void* const> frames) { return detail::symbolize_frames(frames); }
 
 const std::string empty_string;
 

@@ -78,6 +78,9 @@ struct goroutine {
   goroutine* all_prev = nullptr;  // registry links (shard lock)
   goroutine* all_next = nullptr;
   char* name = nullptr;           // this_goroutine::set_name (shard lock); malloc'd
+  // Where it last parked, with sched.dump_stacks on (shard lock); malloc'd
+  // at its first park then, freed as it returns.
+  struct park_stack* parked_at = nullptr;
   stack_slot stack;           // none while pending
   const closure_ops* ops = nullptr;
   void* closure = nullptr;    // into inline_closure, or the heap when too big or not nothrow-movable

@@ -2,7 +2,11 @@
 #include "runtime/park.hpp"
 
 #include "runtime/processor.hpp"
+#include "runtime/registry.hpp"
 
+#include <execinfo.h>
+
+#include <algorithm>
 #include <cerrno>
 
 namespace goro::detail {
@@ -59,8 +63,31 @@ parker parker::current() noexcept {
   return p;
 }
 
+namespace {
+
+// Records where g parks: the frames from parker::prepare's caller outwards.
+// Not inlined, so that its return address is in parker::prepare.
+GORO_NOINLINE void record_park_stack(goroutine* g) noexcept {
+  constexpr int extra = 4;  // this frame, prepare's, a sanitizer interceptor's
+  void* buf[park_stack::max_frames + extra];
+  int n = ::backtrace(buf, park_stack::max_frames + extra);
+  void* in_prepare = __builtin_return_address(0);
+  int first = 0;
+  for (int i = 0; i < n && i < extra; ++i) {
+    if (buf[i] == in_prepare) {
+      first = i + 1;
+      break;
+    }
+  }
+  n = std::min(n, first + park_stack::max_frames);
+  registry_set_park_stack(g, buf + first, n - first);
+}
+
+}  // namespace
+
 void parker::prepare(wait_reason reason) const noexcept {
   if (g != nullptr) {
+    if (sched().dump_stacks.load(std::memory_order_relaxed)) [[unlikely]] record_park_stack(g);
     park_prepare(g, reason);
   } else {
     t->prepare();

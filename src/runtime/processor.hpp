@@ -130,6 +130,9 @@ struct scheduler {
   // goro::set_goroutine_times: every switch reads the clock to add up each
   // goroutine's run and wait time (off by default: two clock reads a switch).
   std::atomic<bool> goroutine_times{false};
+  // goro::set_dump_stacks: every park records its stack (backtrace()) for
+  // dumps and deadlock reports (off by default: microseconds a park).
+  std::atomic<bool> dump_stacks{false};
   std::atomic<int> internal_threads{0};  // goro's own helper threads (signal dumper, schedtrace)
   std::atomic<std::uint64_t> next_id{1};
   std::atomic<bool> exiting{false};

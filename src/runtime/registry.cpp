@@ -39,6 +39,7 @@
 #include "goro/debug.hpp"
 #include "goro/testing.hpp"
 #include "goro/time.hpp"
+#include "error/symbolize.hpp"
 #include "runtime/netpoll.hpp"
 #include "runtime/park.hpp"
 #include "runtime/processor.hpp"
@@ -136,6 +137,8 @@ goroutine_info info_of(const goroutine* g, std::int64_t now) {
       if (r == wait_reason::none) i.wait_reason = "parking";
       std::int64_t since = g->wait_since.load(std::memory_order_relaxed);
       if (since != 0 && now > since) i.waiting_for = std::chrono::nanoseconds(now - since);
+      // Recorded as it parked (dump stacks on), under the shard lock we hold.
+      if (const park_stack* st = g->parked_at) i.stack.assign(st->frames, st->frames + st->n);
       break;
     }
   }
@@ -306,14 +309,30 @@ std::int64_t registry_size() noexcept {
 
 void registry_remove(goroutine* g) noexcept {
   char* name = nullptr;
+  park_stack* stack = nullptr;
   {
     shard& s = g_shards[g->shard];
     shard_guard lock(s);
     unlink(s, g);
     name = g->name;
     g->name = nullptr;
+    stack = g->parked_at;
+    g->parked_at = nullptr;
   }
   std::free(name);
+  std::free(stack);
+}
+
+void registry_set_park_stack(goroutine* g, void* const* frames, int n) noexcept {
+  park_stack* fresh = nullptr;
+  if (g->parked_at == nullptr) {  // only g writes the pointer: no lock to read it
+    fresh = static_cast<park_stack*>(std::malloc(sizeof(park_stack)));
+    if (fresh == nullptr) return;  // no stack in dumps: not worth failing a park for
+  }
+  shard_guard lock(g_shards[g->shard]);
+  if (fresh != nullptr) g->parked_at = fresh;
+  g->parked_at->n = n;
+  std::copy(frames, frames + n, g->parked_at->frames);
 }
 
 void registry_set_name(goroutine* g, std::string_view name) {
@@ -446,7 +465,17 @@ void format(std::ostream& os, const goroutine_info& g) {
   os << ']';
   if (g.main) os << " (main)";
   if (g.deadlocked) os << " (deadlocked)";
-  os << ":\n\tstarted ";
+  os << ":\n";
+  if (!g.stack.empty()) {
+    std::string frames = detail::symbolize_frames(g.stack);
+    for (std::size_t at = 0; at < frames.size();) {
+      std::size_t end = frames.find('\n', at);
+      if (end == std::string::npos) end = frames.size();
+      os << '\t' << std::string_view(frames).substr(at, end - at) << '\n';
+      at = end + 1;
+    }
+  }
+  os << "\tstarted ";
   if (g.main) {
     os << "by run()";
   } else if (g.parent != 0) {
@@ -637,6 +666,10 @@ scheduler_stats stats() {
   return st;
 }
 
+bool set_dump_stacks(bool on) noexcept {
+  return detail::sched().dump_stacks.exchange(on, std::memory_order_relaxed);
+}
+
 bool set_goroutine_times(bool on) noexcept {
   return detail::sched().goroutine_times.exchange(on, std::memory_order_relaxed);
 }
@@ -675,6 +708,9 @@ void schedtrace_loop(std::int64_t period_ms) noexcept {
 void diagnostics_start() noexcept {
   if (const char* env = std::getenv("GORO_GOROUTINE_TIMES"); env != nullptr && std::strcmp(env, "1") == 0) {
     sched().goroutine_times.store(true, std::memory_order_relaxed);
+  }
+  if (const char* env = std::getenv("GORO_DUMP_STACKS"); env != nullptr && std::strcmp(env, "1") == 0) {
+    sched().dump_stacks.store(true, std::memory_order_relaxed);
   }
   if (const char* env = std::getenv("GORO_SCHEDTRACE")) {
     long ms = std::atol(env);

@@ -50,6 +50,15 @@ struct bubble_state;
 /// deadlock report) and returns headline and their dump.
 std::string registry_abandon_bubble(const bubble_state* b, const char* headline);
 
+/// The return addresses of a parked stack, innermost first.
+struct park_stack {
+  static constexpr int max_frames = 32;
+  int n = 0;
+  void* frames[max_frames];
+};
+/// g (the running goroutine, about to park) parked at frames[0..n).
+void registry_set_park_stack(goroutine* g, void* const* frames, int n) noexcept;
+
 /// At runtime start: reads GORO_GOROUTINE_TIMES and GORO_SCHEDTRACE (which
 /// starts the thread that prints the trace).
 void diagnostics_start() noexcept;

@@ -34,6 +34,16 @@ static_assert(sizeof(goro::error) == sizeof(std::shared_ptr<int>), "an error is 
 // Exported, not inlined: shows up by name in a stack trace.
 GORO_NOINLINE goro::error goro_error_test_make_here() { return goro::make_error("made in a helper"); }
 
+namespace {
+// Internal linkage: not in the dynamic symbol table even with ENABLE_EXPORTS,
+// so only the executable's symbol table names it. Not a tail call (the
+// error is used after the call).
+GORO_NOINLINE goro::error goro_error_test_unexported_here() {
+  goro::error e = goro::make_error("made in an unexported helper");
+  return e.with_log_id("unexported");
+}
+}  // namespace
+
 GORO_NOINLINE goro::error goro_error_test_wrap_here(const goro::error& inner) {
   return goro::wrap(inner, "wrapped in a helper");
 }
@@ -257,6 +267,12 @@ TEST(Error, StackTraceStartsAtTheCallerAndIsSymbolized) {
   EXPECT_EQ(static_cast<std::size_t>(std::count(trace.begin(), trace.end(), '\n')), e.frames().size()) << trace;
   EXPECT_TRUE(contains(e.format(), "  stack:\n    #0 ")) << e.format();
   EXPECT_FALSE(contains(e.format(false), "stack:")) << e.format(false);
+}
+
+TEST(Error, StackTraceNamesFunctionsTheExecutableDoesNotExport) {
+  goro::error e = goro_error_test_unexported_here();
+  std::string trace = e.stack_trace();
+  EXPECT_TRUE(contains(trace.substr(0, trace.find('\n')), "goro_error_test_unexported_here")) << trace;
 }
 
 TEST(Error, EachWrapHasItsOwnStack) {

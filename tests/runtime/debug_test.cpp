@@ -89,6 +89,26 @@ goro::goroutine_info parked(const std::string& name) {
   return found;
 }
 
+// A function of the test's own, which a recorded park stack must show (not
+// inlined, and no tail call: the write after the receive).
+volatile int after_the_wait = 0;
+__attribute__((noinline)) void goro_debug_test_waits_here(const goro::chan<int>& c) {
+  c.recv();
+  after_the_wait = after_the_wait + 1;
+}
+
+/// Sets set_dump_stacks for a scope and restores the old setting.
+class dump_stacks_scope {
+ public:
+  explicit dump_stacks_scope(bool on) : old_(goro::set_dump_stacks(on)) {}
+  ~dump_stacks_scope() { goro::set_dump_stacks(old_); }
+  dump_stacks_scope(const dump_stacks_scope&) = delete;
+  dump_stacks_scope& operator=(const dump_stacks_scope&) = delete;
+
+ private:
+  bool old_;
+};
+
 TEST_F(Deadlock, MainGoroutineAloneOnAChannel) {
   std::string r = report_of([] { goro::make_chan<int>().recv(); });
   EXPECT_EQ(r.rfind("all goroutines are asleep - deadlock!", 0), 0u) << r;
@@ -135,6 +155,13 @@ TEST_F(Deadlock, EveryGoroutineListedWithWhatItWaitsOn) {
   EXPECT_TRUE(contains(r, "[cond wait, ")) << r;
   EXPECT_TRUE(contains(r, "debug_test.cpp:" + std::to_string(line))) << r;
   EXPECT_TRUE(contains(r, "started by goroutine ")) << r;
+}
+
+TEST_F(Deadlock, ReportShowsWhereEachGoroutineWaitsWithDumpStacksOn) {
+  dump_stacks_scope on(true);
+  std::string r = report_of([] { goro_debug_test_waits_here(goro::make_chan<int>()); });
+  EXPECT_TRUE(contains(r, "goro_debug_test_waits_here")) << r;
+  EXPECT_TRUE(contains(r, "#0 ")) << r;
 }
 
 TEST_F(Deadlock, ARunAfterADeadlockWorks) {
@@ -253,6 +280,46 @@ TEST(Dump, ListsGoroutinesWithStateReasonNameAndOrigin) {
     EXPECT_TRUE(contains(d, "goroutine " + std::to_string(w.id) + " \"waiter\" [chan receive, ")) << d;
     EXPECT_TRUE(contains(d, "debug_test.cpp:" + std::to_string(line))) << d;
     c.send(0);
+  });
+}
+
+TEST(Dump, StackOfAWaitingGoroutineWithDumpStacksOn) {
+  dump_stacks_scope on(true);
+  goro::run([] {
+    auto c = goro::make_chan<int>();
+    goro::go([c] {
+      goro::this_goroutine::set_name("stacked");
+      goro_debug_test_waits_here(c);
+    });
+    goro::goroutine_info w = parked("stacked");
+    ASSERT_FALSE(w.stack.empty());
+    std::ostringstream os;
+    goro::format(os, w);
+    std::string f = os.str();
+    // Innermost first: goro's receive, then the test's function, all before
+    // the "started by" line.
+    std::size_t ours = f.find("goro_debug_test_waits_here");
+    EXPECT_NE(ours, std::string::npos) << f;
+    EXPECT_LT(f.find("\t#0 "), ours) << f;
+    EXPECT_LT(ours, f.find("started by goroutine")) << f;
+    c.close();
+  });
+}
+
+TEST(Dump, NoStacksUnlessAskedFor) {
+  dump_stacks_scope off(false);
+  goro::run([] {
+    auto c = goro::make_chan<int>();
+    goro::go([c] {
+      goro::this_goroutine::set_name("unstacked");
+      goro_debug_test_waits_here(c);
+    });
+    goro::goroutine_info w = parked("unstacked");
+    EXPECT_TRUE(w.stack.empty());
+    std::ostringstream os;
+    goro::format(os, w);
+    EXPECT_FALSE(contains(os.str(), "#0 ")) << os.str();
+    c.close();
   });
 }
 
