@@ -217,13 +217,16 @@ std::string format_addr(const sockaddr_storage& ss, socklen_t len) {
   if (ss.ss_family == AF_INET6) {
     const auto& a = reinterpret_cast<const sockaddr_in6&>(ss);
     inet_ntop(AF_INET6, &a.sin6_addr, buf, sizeof buf);
-    return "[" + std::string(buf) + "]:" + std::to_string(ntohs(a.sin6_port));
+    // Appended, not "[" + ...: g++ 12's -Wrestrict misfires on operator+(const char*, string&&).
+    std::string out = "[";
+    out.append(buf).append("]:").append(std::to_string(ntohs(a.sin6_port)));
+    return out;
   }
   if (ss.ss_family == AF_UNIX) {
     const auto& a = reinterpret_cast<const sockaddr_un&>(ss);
     std::size_t n = len > offsetof(sockaddr_un, sun_path) ? len - offsetof(sockaddr_un, sun_path) : 0;
     if (n == 0) return "";
-    if (a.sun_path[0] == '\0') return "@" + std::string(a.sun_path + 1, n - 1);  // abstract
+    if (a.sun_path[0] == '\0') return std::string("@").append(a.sun_path + 1, n - 1);  // abstract
     return std::string(a.sun_path, strnlen(a.sun_path, n));
   }
   return "";
