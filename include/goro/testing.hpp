@@ -63,8 +63,9 @@ GORO_API std::string check_leaks(const goroutine_set& before,
 /// reads it, and their sleeps, timers, tickers, after_func, context
 /// deadlines and rate limiters run on it. It starts at the real time of the
 /// call and moves only when every goroutine in the bubble is *durably
-/// blocked*: waiting on a channel, select, sleep, timer, cond, wait_group or
-/// semaphore. It then jumps to the next timer and fires it. A goroutine
+/// blocked*: waiting on a channel of the bubble, select (on the bubble's
+/// channels), sleep, timer, cond, wait_group or semaphore. It then jumps to
+/// the next timer and fires it. A goroutine
 /// waiting on a mutex, a socket or goro::blocking, or running, holds the
 /// clock still: something outside the bubble might end that wait.
 ///
@@ -74,11 +75,10 @@ GORO_API std::string check_leaks(const goroutine_set& before,
 /// then stay parked, marked deadlocked). A bubble inside a bubble throws
 /// goro::panic_error.
 ///
-/// Not checked: a goroutine of the bubble blocked on a channel that code
-/// outside the bubble sends on counts as durably blocked (Go's synctest
-/// tells bubbled channels apart; goro does not yet), so the clock may move
-/// while an outside sender is on its way. Socket deadlines stay on the real
-/// clock. Timers still armed when the bubble ends go on in real time.
+/// A channel belongs to the bubble it was made in. A wait on a channel made
+/// outside the bubble (or in another) is not durable, as in Go: code outside
+/// may end it. Socket deadlines stay on the real clock. Timers still armed
+/// when the bubble ends go on in real time.
 GORO_API void bubble(std::function<void()> f, source_location where = source_location::current());
 
 /// From a goroutine in a bubble: waits until every other goroutine of the

@@ -5,6 +5,7 @@
 
 #include "chan/chan_impl.hpp"
 #include "goro/errors.hpp"
+#include "runtime/bubble.hpp"
 #include "runtime/processor.hpp"
 
 namespace goro::detail {
@@ -27,6 +28,7 @@ chan_core* chan_make(const elem_ops* ops, std::size_t capacity) {
   c->ops = ops;
   c->cap = capacity;
   c->buf = static_cast<unsigned char*>(mem) + header;
+  if (goroutine* g = current_goroutine()) c->bubble = g->bubble.load(std::memory_order_relaxed);
   return c;
 }
 
@@ -67,10 +69,12 @@ void chan_send(chan_core* c, void* elem) {
   w.who = parker::current();
   w.elem = elem;
   w.chan = c;
+  bubble_note_wait_on(w.who.g, c->bubble);
   w.who.prepare(wait_reason::chan_send);
   c->sendq.enqueue(&w);
   c->lock.unlock();
   w.who.park();
+  bubble_note_wait_done(w.who.g);
   if (!w.success) throw closed_channel_error("send on closed channel");
 }
 
@@ -96,10 +100,12 @@ bool chan_recv(chan_core* c, void* out) {
   w.who = parker::current();
   w.elem = out;
   w.chan = c;
+  bubble_note_wait_on(w.who.g, c->bubble);
   w.who.prepare(wait_reason::chan_receive);
   c->recvq.enqueue(&w);
   c->lock.unlock();
   w.who.park();
+  bubble_note_wait_done(w.who.g);
   return w.success;
 }
 

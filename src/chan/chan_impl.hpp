@@ -108,6 +108,10 @@ struct chan_core {
   waitq recvq;
   waitq sendq;
   unsigned char* buf = nullptr;
+  // The goro::testing::bubble it was made in, or null; compared, never
+  // followed (a member waiting on another bubble's channel, or one made
+  // outside, is not durably blocked: bubble.hpp). Immutable.
+  const void* bubble = nullptr;
 
   void* slot(std::size_t i) const noexcept { return buf + i * ops->size; }
 

@@ -6,8 +6,9 @@
 // bubble's own heap, which only the bubble's *driver* (the goroutine that
 // called bubble()) runs. The virtual clock moves only when every member is
 // durably blocked: waiting on something only another member can end (a
-// channel, select, sleep, cond, wait_group, semaphore; not a mutex, a socket
-// or a blocking call, which something outside may end).
+// channel made in the bubble, select on such channels, sleep, cond,
+// wait_group, semaphore; not a mutex, a socket, a blocking call or a channel
+// made elsewhere, which something outside may end).
 //
 // Counting. `active` is the number of members not durably blocked, plus
 // one while the driver acts:
@@ -98,11 +99,27 @@ constexpr bool durable(wait_reason r) noexcept {
 void bubble_join(bubble_state* b, goroutine* g) noexcept;
 /// g, a member, returns.
 void bubble_leave(goroutine* g) noexcept;
+/// Whether g, waiting for r, is durably blocked.
+inline bool durably_blocked(const goroutine* g, wait_reason r) noexcept { return durable(r) && !g->wait_outside; }
+
+/// g (the running goroutine, or null on a plain thread) is about to wait on
+/// a channel made in bubble `chan_bubble` (null: in none). Called once per
+/// channel of a select: one channel from outside g's bubble is enough.
+inline void bubble_note_wait_on(goroutine* g, const void* chan_bubble) noexcept {
+  if (g == nullptr) return;
+  bubble_state* b = g->bubble.load(std::memory_order_relaxed);
+  if (b != nullptr) [[unlikely]] g->wait_outside = g->wait_outside || chan_bubble != b;
+}
+/// g's channel wait is over (it runs again).
+inline void bubble_note_wait_done(goroutine* g) noexcept {
+  if (g != nullptr) g->wait_outside = false;
+}
+
 /// A worker is about to commit the park of a member waiting for r: takes a
 /// reference (returns b) when the park counts, else returns null.
 inline bubble_state* bubble_commit_begin(goroutine* g, wait_reason r) noexcept {
   bubble_state* b = g->bubble.load(std::memory_order_relaxed);
-  if (b == nullptr || !durable(r)) return nullptr;
+  if (b == nullptr || !durably_blocked(g, r)) return nullptr;
   b->refs.fetch_add(1, std::memory_order_relaxed);
   return b;
 }

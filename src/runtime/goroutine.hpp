@@ -73,6 +73,10 @@ struct goroutine {
   // bubble. Atomic (relaxed) because a bubble's deadlock report reads every
   // goroutine's, a driver's included.
   std::atomic<bubble_state*> bubble{nullptr};
+  // A member of a bubble waits on a channel of another bubble or of none:
+  // not durably blocked. Written by the goroutine before it parks and
+  // cleared once it runs again; read by whoever commits or ends the park.
+  bool wait_outside = false;
   std::uint64_t id = 0;
   std::uint64_t parent = 0;      // id of the goroutine that started it; 0: a plain thread
   goroutine* all_prev = nullptr;  // registry links (shard lock)

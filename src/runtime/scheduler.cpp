@@ -1148,7 +1148,7 @@ void ready(goroutine* g) noexcept {
   for (;;) {
     if (s == gstatus::waiting) {
       if (bubble_state* b = g->bubble.load(std::memory_order_relaxed)) [[unlikely]] {
-        if (durable(g->reason.load(std::memory_order_relaxed))) bubble_woken(b);  // before it can run
+        if (durably_blocked(g, g->reason.load(std::memory_order_relaxed))) bubble_woken(b);  // before it can run
       }
       // Off its stack: nobody but us (its one waker) may change its status
       // now, so a plain store does (and saves a locked instruction).

@@ -14,6 +14,7 @@
 
 #include "chan/chan_impl.hpp"
 #include "goro/errors.hpp"
+#include "runtime/bubble.hpp"
 #include "runtime/processor.hpp"
 
 namespace goro::detail {
@@ -129,6 +130,7 @@ std::size_t select_raw(select_case_raw* cases, std::size_t n, bool has_default) 
   select_state state;
   parker me = parker::current();
   small_array<waiter, 8> waiters(n);
+  for (std::size_t k = 0; k < live; ++k) bubble_note_wait_on(me.g, cases[lockorder[k]].chan->bubble);
   me.prepare(wait_reason::select);
   for (std::size_t k = 0; k < live; ++k) {
     std::size_t i = lockorder[k];
@@ -142,6 +144,7 @@ std::size_t select_raw(select_case_raw* cases, std::size_t n, bool has_default) 
   }
   unlock_all(cases, lockorder.data(), live);
   me.park();
+  bubble_note_wait_done(me.g);
 
   // Pass 3: one case fired; take the other waiters back.
   lock_all(cases, lockorder.data(), live);

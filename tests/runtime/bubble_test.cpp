@@ -144,6 +144,50 @@ TEST_F(Bubble, BlockingCallHoldsTheClock) {
   });
 }
 
+// A channel made outside the bubble may be sent on from outside: a wait on
+// it is not durable, and the clock holds until it ends (as in Go). The
+// sender's sleep only makes a clock that moved too soon observable.
+TEST_F(Bubble, AWaitOnAChannelFromOutsideHoldsTheClock) {
+  auto outside = goro::make_chan<int>(1);  // made on the test's thread: in no bubble
+  std::thread sender([outside] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    outside.send(7);
+  });
+  std::atomic<bool> received{false};
+  bool received_before_the_hour = false;
+  EXPECT_NO_THROW(bubble([&] {  // no throw: the thread must be joined
+    goro::go([&] {
+      goro::sleep(hours(1));
+      received_before_the_hour = received.load();
+    });
+    EXPECT_EQ(outside.recv(), 7);
+    received = true;
+  }));
+  sender.join();
+  EXPECT_TRUE(received_before_the_hour);
+}
+
+TEST_F(Bubble, ASelectWithAChannelFromOutsideHoldsTheClock) {
+  auto outside = goro::make_chan<int>(1);
+  std::thread sender([outside] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    outside.send(7);
+  });
+  std::atomic<bool> received{false};
+  bool received_before_the_hour = false;
+  EXPECT_NO_THROW(bubble([&] {
+    auto inside = goro::make_chan<int>();
+    goro::go([&] {
+      goro::sleep(hours(1));
+      received_before_the_hour = received.load();
+    });
+    EXPECT_EQ(goro::select(inside.on_recv(), outside.on_recv()), 1u);
+    received = true;
+  }));
+  sender.join();
+  EXPECT_TRUE(received_before_the_hour);
+}
+
 TEST_F(Bubble, SelectWithATimeoutTakesTheTimeoutExactly) {
   bubble([] {
     auto c = goro::make_chan<int>();
