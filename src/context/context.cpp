@@ -502,7 +502,7 @@ std::pair<context, cancel_func> with_deadline_cause(const context& parent, time_
   c->deadline_cause = why;
   detail::attach(c, p);
   c->deadline = when;
-  if (when <= detail::now_ns()) {  // a bubble's clock in a bubble
+  if (when <= detail::clock_now()) {  // a bubble's clock in a bubble
     detail::cancel(c, true, errc::deadline_exceeded, why);
     return adopt_pair(c);
   }

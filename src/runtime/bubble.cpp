@@ -59,7 +59,7 @@ void bubble_commit_end(bubble_state* b, bool committed) noexcept {
   release(b);
 }
 
-std::int64_t now_ns() noexcept {
+std::int64_t clock_now() noexcept {
   goroutine* g = current_goroutine();
   if (g != nullptr) {
     if (bubble_state* b = g->bubble.load(std::memory_order_relaxed)) [[unlikely]] {
@@ -68,8 +68,6 @@ std::int64_t now_ns() noexcept {
   }
   return nanotime();
 }
-
-std::int64_t clock_now() noexcept { return now_ns(); }
 
 namespace {
 
@@ -103,12 +101,8 @@ struct driver {
   outcome act() {
     if (b->active.load(std::memory_order_acquire) != 1) return outcome::go_on;  // a member runs
     if (b->members.load(std::memory_order_acquire) == 0) return outcome::done;
-    parker waiter;
     b->lock.lock();
-    if (b->has_waiter) {
-      b->has_waiter = false;
-      waiter = b->waiter;
-    }
+    parker waiter = std::exchange(b->waiter, parker{});
     b->lock.unlock();
     if (waiter.g != nullptr) {
       waiter.wake();  // bubble_wait(): every other member is durably blocked
@@ -191,36 +185,32 @@ void drive(std::function<void()>& f, const source_location& where) {
     token = b->active.fetch_sub(1, std::memory_order_acq_rel) == 1;
   }
 
+  std::string report;
   if (o == outcome::done) {
     // Timers nobody stopped go on in real time, as they would have outside.
     timer_adopt_all(b->timers, nanotime() - b->now.load(std::memory_order_relaxed));
-    std::exception_ptr error = std::move(b->error);
-    b->active.fetch_sub(1, std::memory_order_acq_rel);
-    release(b);
-    if (error) std::rethrow_exception(error);
-    return;
+  } else {
+    // Deadlock: the members stay parked for good, marked deadlocked (left
+    // out of leak checks and of the process's deadlock check), holding b.
+    const char* headline =
+        o == outcome::deadlock_tickers
+            ? "goro::testing::bubble: all goroutines in the bubble are durably blocked, and only tickers "
+              "nobody receives from are left - deadlock!"
+        : b->first_returned.load(std::memory_order_acquire)
+            ? "goro::testing::bubble: the bubble's first goroutine has returned, and the others are durably "
+              "blocked - deadlock!"
+            : "goro::testing::bubble: all goroutines in the bubble are durably blocked - deadlock!";
+    try {
+      report = registry_abandon_bubble(b, headline);
+    } catch (...) {
+      report = headline;
+    }
   }
-  // Deadlock: the members stay parked for good, marked deadlocked (left out
-  // of leak checks and of the process's deadlock check), holding b.
-  const char* headline =
-      o == outcome::deadlock_tickers
-          ? "goro::testing::bubble: all goroutines in the bubble are durably blocked, and only tickers "
-            "nobody receives from are left - deadlock!"
-      : b->first_returned.load(std::memory_order_acquire)
-          ? "goro::testing::bubble: the bubble's first goroutine has returned, and the others are durably "
-            "blocked - deadlock!"
-          : "goro::testing::bubble: all goroutines in the bubble are durably blocked - deadlock!";
-  std::string report;
-  try {
-    report = registry_abandon_bubble(b, headline);
-  } catch (...) {
-    report = headline;
-  }
-  std::exception_ptr error = b->error;  // the first goroutine returned by throwing: that says more
-  b->active.fetch_sub(1, std::memory_order_acq_rel);
+  // What the first goroutine threw says more than a deadlock it left behind.
+  std::exception_ptr error = b->error;
   release(b);
   if (error) std::rethrow_exception(error);
-  throw goro::deadlock_error(report);
+  if (o != outcome::done) throw goro::deadlock_error(report);
 }
 
 }  // namespace
@@ -245,13 +235,12 @@ void bubble_wait() {
   if (b == nullptr) throw goro::panic_error("goro::testing::bubble_wait called outside a bubble");
   parker me = parker::current();
   b->lock.lock();
-  if (b->has_waiter) {
+  if (b->waiter.g != nullptr) {
     b->lock.unlock();
     throw goro::panic_error("goro::testing::bubble_wait: another goroutine of the bubble is already waiting");
   }
   me.prepare(wait_reason::bubble_wait);  // durable: the commit counts it as blocked
   b->waiter = me;
-  b->has_waiter = true;
   b->lock.unlock();
   me.park();
 }

@@ -37,7 +37,7 @@
 // the driver while it acts (every member durably blocked) and read by members
 // (goro::clock::now()). timers is a timer heap like a processor's, with its
 // own lock; only the driver runs it. lock (a spin lock, innermost: nothing is
-// taken under it) guards signalled, driver_parked, waiter and has_waiter.
+// taken under it) guards signalled, driver_parked and waiter.
 // error is written by the first member before it returns and read by the
 // driver once members is 0.
 #pragma once
@@ -67,8 +67,7 @@ struct bubble_state {
   bool signalled = false;      // a member took active to 0 since the driver last looked
   bool driver_parked = false;  // the driver waits for signalled
   parker driver;               // set once, before the first member starts
-  bool has_waiter = false;     // a member in bubble_wait()
-  parker waiter;
+  parker waiter;               // a member in bubble_wait(), if waiter.g
 
   std::exception_ptr error;  // what the first member threw
 };
@@ -132,7 +131,7 @@ inline void bubble_woken(bubble_state* b) noexcept {
   b->progress.fetch_add(1, std::memory_order_relaxed);
 }
 
-/// nanotime(), or the bubble's virtual time for a goroutine in one.
-std::int64_t now_ns() noexcept;
+// clock_now() (goro/time.hpp): nanotime(), or the bubble's virtual time for
+// a goroutine in one.
 
 }  // namespace goro::detail

@@ -66,6 +66,18 @@ struct shard_guard {
 };
 constinit shard g_shards[nshards];
 
+// Every shard locked, in index order (a deadlock report, a bubble's).
+struct all_shards_guard {
+  all_shards_guard() noexcept {
+    for (shard& s : g_shards) s.lock.lock();
+  }
+  ~all_shards_guard() {
+    for (int i = nshards; i-- > 0;) g_shards[i].lock.unlock();
+  }
+  all_shards_guard(const all_shards_guard&) = delete;
+  all_shards_guard& operator=(const all_shards_guard&) = delete;
+};
+
 constexpr std::int64_t confirm_ns = 10'000'000;
 constexpr std::int64_t max_backoff_ns = 1'000'000'000;
 
@@ -225,55 +237,56 @@ void write_list(std::ostream& os, const std::vector<goroutine_info>& gs) {
 // waiting on something only another goroutine can end; if so, abandons them
 // all and hands the report to every waiting run() caller. True if reported.
 bool report_if_dead(std::int64_t now) noexcept {
-  for (shard& s : g_shards) s.lock.lock();
   bool dead = true;
   bool has_main = false;
-  for (shard& s : g_shards) {
-    for (goroutine* g = s.head; g != nullptr && dead; g = g->all_next) {
-      if (g->abandoned) continue;
-      if (g->status.load(std::memory_order_acquire) != gstatus::waiting) {
-        dead = false;
-        break;
-      }
-      wait_reason r = g->reason.load(std::memory_order_relaxed);
-      // A sleep in a bubble ends only when the bubble's driver runs its
-      // timers, and the driver is waiting too.
-      if (r == wait_reason::blocking || r == wait_reason::io_wait ||
-          (r == wait_reason::sleep && g->bubble.load(std::memory_order_relaxed) == nullptr)) {
-        dead = false;
-      }
-      if (g->run != nullptr) has_main = true;
-    }
-    if (!dead) break;
-  }
   run_state* runs = nullptr;  // the callers to wake, linked through next_reported
   std::string report;
-  if (dead && has_main) {
-    try {
-      std::vector<goroutine_info> gs;
-      for (const shard& s : g_shards) collect(gs, s, now, true);
-      sort_by_id(gs);
-      std::ostringstream os;
-      os << "all goroutines are asleep - deadlock!\n\n";
-      write_list(os, gs);
-      report = os.str();
-    } catch (...) {
-      report = "all goroutines are asleep - deadlock! (out of memory for the dump)";
-    }
+  {
+    all_shards_guard lock;  // the registry cannot change while we decide
     for (shard& s : g_shards) {
-      for (goroutine* g = s.head; g != nullptr; g = g->all_next) {
+      for (goroutine* g = s.head; g != nullptr && dead; g = g->all_next) {
         if (g->abandoned) continue;
-        g->abandoned = true;
-        if (g->run != nullptr) {
-          g->run->next_reported = runs;
-          runs = g->run;
-          g->run = nullptr;
-          sched().nrun.fetch_sub(1, std::memory_order_seq_cst);
+        if (g->status.load(std::memory_order_acquire) != gstatus::waiting) {
+          dead = false;
+          break;
+        }
+        wait_reason r = g->reason.load(std::memory_order_relaxed);
+        // A sleep in a bubble ends only when the bubble's driver runs its
+        // timers, and the driver is waiting too.
+        if (r == wait_reason::blocking || r == wait_reason::io_wait ||
+            (r == wait_reason::sleep && g->bubble.load(std::memory_order_relaxed) == nullptr)) {
+          dead = false;
+        }
+        if (g->run != nullptr) has_main = true;
+      }
+      if (!dead) break;
+    }
+    if (dead && has_main) {
+      try {
+        std::vector<goroutine_info> gs;
+        for (const shard& s : g_shards) collect(gs, s, now, true);
+        sort_by_id(gs);
+        std::ostringstream os;
+        os << "all goroutines are asleep - deadlock!\n\n";
+        write_list(os, gs);
+        report = os.str();
+      } catch (...) {
+        report = "all goroutines are asleep - deadlock! (out of memory for the dump)";
+      }
+      for (shard& s : g_shards) {
+        for (goroutine* g = s.head; g != nullptr; g = g->all_next) {
+          if (g->abandoned) continue;
+          g->abandoned = true;
+          if (g->run != nullptr) {
+            g->run->next_reported = runs;
+            runs = g->run;
+            g->run = nullptr;
+            sched().nrun.fetch_sub(1, std::memory_order_seq_cst);
+          }
         }
       }
     }
   }
-  for (int i = nshards; i-- > 0;) g_shards[i].lock.unlock();
   if (!(dead && has_main)) return false;
   while (runs != nullptr) {
     run_state* rs = runs;
@@ -362,24 +375,20 @@ std::string registry_name(goroutine* g) {
 std::string registry_abandon_bubble(const bubble_state* b, const char* headline) {
   std::vector<goroutine_info> gs;
   std::int64_t now = coarse_nanotime();
-  for (shard& s : g_shards) s.lock.lock();
-  try {
+  {
+    all_shards_guard lock;
     for (shard& s : g_shards) {
       for (goroutine* g = s.head; g != nullptr; g = g->all_next) {
         if (g->bubble.load(std::memory_order_relaxed) != b || g->abandoned) continue;
         g->abandoned = true;
-        gs.push_back(info_of(g, now));
-      }
-    }
-  } catch (...) {
-    // Out of memory for the list: the goroutines are abandoned all the same.
-    for (shard& s : g_shards) {
-      for (goroutine* g = s.head; g != nullptr; g = g->all_next) {
-        if (g->bubble.load(std::memory_order_relaxed) == b) g->abandoned = true;
+        try {
+          gs.push_back(info_of(g, now));
+        } catch (...) {
+          // Out of memory: left out of the list, abandoned all the same.
+        }
       }
     }
   }
-  for (int i = nshards; i-- > 0;) g_shards[i].lock.unlock();
   sort_by_id(gs);
   std::ostringstream os;
   os << headline << "\n\n";

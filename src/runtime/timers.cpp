@@ -91,23 +91,11 @@ timer_heap& processor_heap() noexcept {
 
 void timer_add(timer_node* node, std::int64_t when, bool bubbled) {
   runtime_start();
-  if (bubbled) {
-    goroutine* g = current_goroutine();
-    bubble_state* b = g != nullptr ? g->bubble.load(std::memory_order_relaxed) : nullptr;
-    if (b != nullptr) [[unlikely]] {
-      // Only the bubble's driver runs this heap, and only once every member
-      // is blocked: no worker needs waking.
-      timer_heap& h = b->timers;
-      if (when <= 0) when = 1;
-      runtime_lock_guard lock(h.lock);
-      node->when = when;
-      node->inflight.store(false, std::memory_order_relaxed);
-      insert(h, node);
-      publish_earliest(h);
-      return;
-    }
-  }
-  timer_heap& h = processor_heap();
+  // A bubble's heap is run only by its driver, once every member is
+  // blocked: no worker needs waking for it.
+  goroutine* g = bubbled ? current_goroutine() : nullptr;
+  bubble_state* b = g != nullptr ? g->bubble.load(std::memory_order_relaxed) : nullptr;
+  timer_heap& h = b != nullptr ? b->timers : processor_heap();
   if (when <= 0) when = 1;  // 0 means "empty" in heap.earliest
   bool became_first;
   {
@@ -119,7 +107,7 @@ void timer_add(timer_node* node, std::int64_t when, bool bubbled) {
     if (became_first) publish_earliest(h);
   }
   // An idle worker may be sleeping until a later deadline: let one look again.
-  if (became_first) wakep();
+  if (became_first && b == nullptr) wakep();
 }
 
 bool timer_remove(timer_node* node) noexcept {
@@ -143,7 +131,7 @@ bool timer_remove(timer_node* node) noexcept {
   }
 }
 
-void timer_move_all(timer_heap& from, timer_heap& to) noexcept {
+void timer_move_all(timer_heap& from, timer_heap& to, std::int64_t shift) noexcept {
   // One node at a time, never holding both locks: a concurrent
   // timer_remove() finds the node in one heap or the other (it re-checks
   // node->heap under the lock it took).
@@ -163,6 +151,12 @@ void timer_move_all(timer_heap& from, timer_heap& to) noexcept {
     bool became_first;
     {
       runtime_lock_guard lock(to.lock);
+      // INT64_MAX ("never") stays; shift may be negative (a bubble's clock
+      // ran ahead of the real one), and no deadline is before the virtual now.
+      if (shift != 0 && n->when != INT64_MAX) {
+        n->when = shift > 0 && n->when > INT64_MAX - shift ? INT64_MAX : n->when + shift;
+        if (n->when <= 0) n->when = 1;
+      }
       insert(to, n);
       n->moving.store(false, std::memory_order_release);
       became_first = to.nodes[0] == n;
@@ -172,35 +166,7 @@ void timer_move_all(timer_heap& from, timer_heap& to) noexcept {
   }
 }
 
-void timer_adopt_all(timer_heap& from, std::int64_t shift) noexcept {
-  timer_heap& to = processor_heap();
-  // As timer_move_all, one node at a time, never holding both locks.
-  for (;;) {
-    timer_node* n;
-    {
-      runtime_lock_guard lock(from.lock);
-      if (from.nodes.empty()) return;
-      n = from.nodes.back();
-      from.nodes.pop_back();
-      n->moving.store(true, std::memory_order_relaxed);
-      n->heap.store(nullptr, std::memory_order_release);
-      publish_earliest(from);
-    }
-    bool became_first;
-    {
-      runtime_lock_guard lock(to.lock);
-      // INT64_MAX ("never") stays; shift may be negative (virtual time ran
-      // ahead of real time), and no deadline is before the virtual now.
-      if (n->when != INT64_MAX) n->when = shift > 0 && n->when > INT64_MAX - shift ? INT64_MAX : n->when + shift;
-      if (n->when <= 0) n->when = 1;
-      insert(to, n);
-      n->moving.store(false, std::memory_order_release);
-      became_first = to.nodes[0] == n;
-      if (became_first) publish_earliest(to);
-    }
-    if (became_first) wakep();
-  }
-}
+void timer_adopt_all(timer_heap& from, std::int64_t shift) noexcept { timer_move_all(from, processor_heap(), shift); }
 
 int timer_run_due(timer_heap& h, std::int64_t now) noexcept {
   int fired = 0;

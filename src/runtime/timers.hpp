@@ -64,11 +64,11 @@ struct timer_heap {
 void timer_add(timer_node* node, std::int64_t when, bool bubbled = true);
 /// Disarms node; true if it was in a heap (so it will not fire for that arming).
 bool timer_remove(timer_node* node) noexcept;
-/// Moves every timer of `from` to `to` (a processor stopping for gomaxprocs
-/// hands its timers to processor 0).
-void timer_move_all(timer_heap& from, timer_heap& to) noexcept;
-/// Moves every timer of a bubble's heap to a processor's heap, `shift`
-/// added to each deadline (a bubble ends: its timers go on in real time).
+/// Moves every timer of `from` to `to`, `shift` added to each deadline (a
+/// processor stopping for gomaxprocs hands its timers to processor 0).
+void timer_move_all(timer_heap& from, timer_heap& to, std::int64_t shift = 0) noexcept;
+/// timer_move_all to the heap timer_add would use outside a bubble (a
+/// bubble ends: its timers go on in real time).
 void timer_adopt_all(timer_heap& from, std::int64_t shift) noexcept;
 /// Runs the due timers of heap; returns how many fired.
 int timer_run_due(timer_heap& heap, std::int64_t now) noexcept;

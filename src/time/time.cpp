@@ -106,7 +106,7 @@ void fire_func(timer_node* n, std::uint64_t seq) noexcept {
 
 // now + delay, saturated: a delay of nanoseconds::max() means "never".
 std::int64_t deadline_after(std::int64_t delay_ns) noexcept {
-  std::int64_t now = now_ns();  // a bubble's clock in a bubble
+  std::int64_t now = clock_now();  // a bubble's clock in a bubble
   if (delay_ns <= 0) return now;
   return delay_ns > INT64_MAX - now ? INT64_MAX : now + delay_ns;
 }
