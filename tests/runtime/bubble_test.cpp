@@ -6,8 +6,6 @@
 // time. A test that breaks the clock can hang in a wait nothing ends, so
 // every test here is bounded by an alarm (SIGALRM ends the process with a
 // message), besides ctest's timeout.
-#include <signal.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -30,23 +28,9 @@ using goro::testing::in_bubble;
 
 namespace {
 
-void on_alarm(int) {
-  const char msg[] = "bubble_test: a test did not finish within the alarm\n";
-  ssize_t r = ::write(2, msg, sizeof msg - 1);
-  (void)r;
-  _exit(3);
-}
-
 class Bubble : public ::testing::Test {
  protected:
-  void SetUp() override {
-    struct sigaction sa {};
-    sa.sa_handler = &on_alarm;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGALRM, &sa, nullptr);
-    alarm(120);
-  }
-  void TearDown() override { alarm(0); }
+  alarm_bound bound_{"bubble_test: a test did not finish within the alarm\n", std::chrono::seconds(120)};
 
   // What bubble(f) throws as deadlock_error, or "(no deadlock)".
   static std::string deadlock_report(std::function<void()> f) {

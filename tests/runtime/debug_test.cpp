@@ -23,24 +23,10 @@ namespace {
 
 using namespace goro_test;
 
-void on_alarm(int) {
-  const char msg[] = "debug_test: a deadlock was not reported within the alarm\n";
-  ssize_t r = ::write(2, msg, sizeof msg - 1);
-  (void)r;
-  _exit(3);
-}
-
 // Bounds a test that blocks in run() with no timer and no helper thread.
 class Deadlock : public ::testing::Test {
  protected:
-  void SetUp() override {
-    struct sigaction sa {};
-    sa.sa_handler = &on_alarm;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGALRM, &sa, nullptr);
-    alarm(60);
-  }
-  void TearDown() override { alarm(0); }
+  alarm_bound bound_{"debug_test: a deadlock was not reported within the alarm\n", std::chrono::seconds(60)};
 
   // The report run(f) throws, or "(returned)".
   template <class F>
@@ -97,17 +83,15 @@ __attribute__((noinline)) void goro_debug_test_waits_here(const goro::chan<int>&
   after_the_wait = after_the_wait + 1;
 }
 
-/// Sets set_dump_stacks for a scope and restores the old setting.
-class dump_stacks_scope {
- public:
-  explicit dump_stacks_scope(bool on) : old_(goro::set_dump_stacks(on)) {}
-  ~dump_stacks_scope() { goro::set_dump_stacks(old_); }
-  dump_stacks_scope(const dump_stacks_scope&) = delete;
-  dump_stacks_scope& operator=(const dump_stacks_scope&) = delete;
-
- private:
-  bool old_;
-};
+// Starts a goroutine named `name` that waits in goro_debug_test_waits_here
+// on c, and returns it as goroutines() shows it once it is parked.
+goro::goroutine_info start_named_waiter(const std::string& name, const goro::chan<int>& c) {
+  goro::go([name, c] {
+    goro::this_goroutine::set_name(name);
+    goro_debug_test_waits_here(c);
+  });
+  return parked(name);
+}
 
 TEST_F(Deadlock, MainGoroutineAloneOnAChannel) {
   std::string r = report_of([] { goro::make_chan<int>().recv(); });
@@ -158,7 +142,7 @@ TEST_F(Deadlock, EveryGoroutineListedWithWhatItWaitsOn) {
 }
 
 TEST_F(Deadlock, ReportShowsWhereEachGoroutineWaitsWithDumpStacksOn) {
-  dump_stacks_scope on(true);
+  scoped_setting stacks(goro::set_dump_stacks, true);
   std::string r = report_of([] { goro_debug_test_waits_here(goro::make_chan<int>()); });
   EXPECT_TRUE(contains(r, "goro_debug_test_waits_here")) << r;
   EXPECT_TRUE(contains(r, "#0 ")) << r;
@@ -284,14 +268,10 @@ TEST(Dump, ListsGoroutinesWithStateReasonNameAndOrigin) {
 }
 
 TEST(Dump, StackOfAWaitingGoroutineWithDumpStacksOn) {
-  dump_stacks_scope on(true);
+  scoped_setting stacks(goro::set_dump_stacks, true);
   goro::run([] {
     auto c = goro::make_chan<int>();
-    goro::go([c] {
-      goro::this_goroutine::set_name("stacked");
-      goro_debug_test_waits_here(c);
-    });
-    goro::goroutine_info w = parked("stacked");
+    goro::goroutine_info w = start_named_waiter("stacked", c);
     ASSERT_FALSE(w.stack.empty());
     std::ostringstream os;
     goro::format(os, w);
@@ -307,14 +287,10 @@ TEST(Dump, StackOfAWaitingGoroutineWithDumpStacksOn) {
 }
 
 TEST(Dump, NoStacksUnlessAskedFor) {
-  dump_stacks_scope off(false);
+  scoped_setting stacks(goro::set_dump_stacks, false);
   goro::run([] {
     auto c = goro::make_chan<int>();
-    goro::go([c] {
-      goro::this_goroutine::set_name("unstacked");
-      goro_debug_test_waits_here(c);
-    });
-    goro::goroutine_info w = parked("unstacked");
+    goro::goroutine_info w = start_named_waiter("unstacked", c);
     EXPECT_TRUE(w.stack.empty());
     std::ostringstream os;
     goro::format(os, w);

@@ -85,19 +85,6 @@ std::int64_t recv_n(const goro::recv_chan<T>& ch, std::int64_t n, std::vector<T>
   return got;
 }
 
-/// Sets gomaxprocs for a scope and restores the old value, on every path.
-class procs_scope {
- public:
-  procs_scope() : old_(goro::gomaxprocs(0)) {}
-  ~procs_scope() { goro::gomaxprocs(old_); }
-  procs_scope(const procs_scope&) = delete;
-  procs_scope& operator=(const procs_scope&) = delete;
-  int old() const { return old_; }
-
- private:
-  int old_;
-};
-
 }  // namespace
 
 // ---------------------------------------------------------------- parked goroutines
@@ -318,7 +305,7 @@ TEST(Stress, GomaxprocsChangesWhileGoroutinesRun) {
   static constexpr int pairs = 50;
   const std::int64_t rounds = scaled(20000, 1000);
   goro::run([rounds] {
-    procs_scope restore;
+    scoped_setting restore(goro::gomaxprocs, 0);  // 0 only reads it
     const std::int64_t baseline = goro::num_goroutine();
     auto results = goro::make_chan<std::int64_t>(pairs);
     for (int p = 0; p < pairs; ++p) {

@@ -1,6 +1,10 @@
 #include "support/test_support.hpp"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <cstdlib>
+#include <cstring>
 
 namespace goro_test {
 
@@ -26,5 +30,28 @@ std::int64_t stress_scale() noexcept {
   }
   return scale;
 }
+
+namespace {
+
+const char* alarm_what = "";  // set before the alarm is armed
+
+void on_alarm(int) {
+  ssize_t r = ::write(2, alarm_what, std::strlen(alarm_what));  // async-signal-safe
+  (void)r;
+  _exit(3);
+}
+
+}  // namespace
+
+alarm_bound::alarm_bound(const char* what, std::chrono::seconds limit) {
+  alarm_what = what;
+  struct sigaction sa {};
+  sa.sa_handler = &on_alarm;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGALRM, &sa, nullptr);
+  alarm(static_cast<unsigned>(limit.count()));
+}
+
+alarm_bound::~alarm_bound() { alarm(0); }
 
 }  // namespace goro_test

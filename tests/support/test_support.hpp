@@ -171,6 +171,36 @@ bool until_senders(const Chan& ch, std::size_t n, std::chrono::nanoseconds limit
   return eventually([&] { return waiting_senders(ch) >= n; }, limit);
 }
 
+/// Sets a runtime setting for a scope and restores the old value on every
+/// path. `set` takes the new value and returns the old one:
+///   scoped_setting one_proc(goro::gomaxprocs, 1);
+///   scoped_setting stacks(goro::set_dump_stacks, true);
+template <class T>
+class scoped_setting {
+ public:
+  scoped_setting(T (*set)(T), T value) : set_(set), old_(set(value)) {}
+  ~scoped_setting() { set_(old_); }
+  scoped_setting(const scoped_setting&) = delete;
+  scoped_setting& operator=(const scoped_setting&) = delete;
+  T old() const { return old_; }
+
+ private:
+  T (*set_)(T);
+  T old_;
+};
+
+/// Ends the process (exit status 3, `what` on stderr) unless destroyed
+/// within `limit`: bounds a test whose wait nothing in the process can time
+/// out (a deadlock test: a helper thread or a timer left to watch it would
+/// itself keep the deadlock from being reported, or the clock from moving).
+class alarm_bound {
+ public:
+  alarm_bound(const char* what, std::chrono::seconds limit);
+  ~alarm_bound();
+  alarm_bound(const alarm_bound&) = delete;
+  alarm_bound& operator=(const alarm_bound&) = delete;
+};
+
 /// A move-only capture that counts its destruction (yielding first, so that
 /// a destruction that races with the code under test is likely to lose):
 /// for checking that a function and what it holds are destroyed before the

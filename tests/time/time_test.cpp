@@ -28,18 +28,6 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
-/// Sets gomaxprocs for a scope and restores the old value, on every path.
-class procs_scope {
- public:
-  explicit procs_scope(int n) : old_(goro::gomaxprocs(n)) {}
-  ~procs_scope() { goro::gomaxprocs(old_); }
-  procs_scope(const procs_scope&) = delete;
-  procs_scope& operator=(const procs_scope&) = delete;
-
- private:
-  int old_;
-};
-
 /// True if ch delivers nothing for `quiet` (used only to check that something
 /// must NOT happen).
 bool stays_silent(const goro::recv_chan<time_point>& ch, std::chrono::nanoseconds quiet) {
@@ -102,7 +90,7 @@ TEST(Sleep, WorksFromAPlainThread) {
 
 TEST(Sleep, SleepingGoroutineHoldsNoThread) {
   goro::run([] {
-    procs_scope one(1);
+    scoped_setting one(goro::gomaxprocs, 1);
     constexpr int n = 100;
     auto done = goro::make_chan<int>(n);
     auto start = steady::now();
@@ -126,7 +114,7 @@ TEST(Sleep, SleepingGoroutineHoldsNoThread) {
 // Ports TestSleepZeroDeadlock: sleep(0) must leave the goroutine runnable.
 TEST(Sleep, ZeroDoesNotLoseTheGoroutine) {
   goro::run([] {
-    procs_scope four(4);
+    scoped_setting four(goro::gomaxprocs, 4);
     auto c = goro::make_chan<bool>();
     goro::go([c] {
       for (int i = 0; i < 100; ++i) goro::yield();
