@@ -65,15 +65,8 @@ GORO_NOINLINE std::vector<void*> capture_frames() {
   constexpr int extra = 4;
   void* buf[max_frames + extra];
   int n = ::backtrace(buf, max_frames + extra);
-  // buf[i] == into_entry is the entry point's frame; its caller's is next.
-  void* into_entry = __builtin_return_address(0);
-  int first = 2;
-  for (int i = 0; i < n && i < extra; ++i) {
-    if (buf[i] == into_entry) {
-      first = i + 1;
-      break;
-    }
-  }
+  // The entry point's frame holds our return address; its caller's is next.
+  int first = detail::first_frame_after(buf, n, __builtin_return_address(0), extra, 2);
   if (n <= first) return {};
   n = std::min(n, first + max_frames);
   return std::vector<void*>(buf + first, buf + n);
@@ -218,6 +211,14 @@ error edited(const error& e, Edit edit) {
 }
 
 }  // namespace
+
+int detail::first_frame_after(void* const* frames, int n, const void* marker, int within,
+                              int otherwise) noexcept {
+  for (int i = 0; i < n && i < within; ++i) {
+    if (frames[i] == marker) return i + 1;
+  }
+  return otherwise;
+}
 
 /// One line per frame: "#i address function+offset (module)", or
 /// "#i address (module+offset)" for a function neither the module's dynamic

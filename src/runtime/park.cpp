@@ -1,6 +1,7 @@
 // src/runtime/park.cpp: see park.hpp.
 #include "runtime/park.hpp"
 
+#include "error/symbolize.hpp"
 #include "runtime/processor.hpp"
 #include "runtime/registry.hpp"
 
@@ -71,14 +72,7 @@ GORO_NOINLINE void record_park_stack(goroutine* g) noexcept {
   constexpr int extra = 4;  // this frame, prepare's, a sanitizer interceptor's
   void* buf[park_stack::max_frames + extra];
   int n = ::backtrace(buf, park_stack::max_frames + extra);
-  void* in_prepare = __builtin_return_address(0);
-  int first = 0;
-  for (int i = 0; i < n && i < extra; ++i) {
-    if (buf[i] == in_prepare) {
-      first = i + 1;
-      break;
-    }
-  }
+  int first = first_frame_after(buf, n, __builtin_return_address(0), extra, 0);  // past prepare's frame
   n = std::min(n, first + park_stack::max_frames);
   registry_set_park_stack(g, buf + first, n - first);
 }

@@ -129,31 +129,20 @@ void on_sigusr1(int) {
   done.add(4);
   auto id_chan = goro::make_chan<std::uint64_t>(4);
 
-  goro::go([&] {
-    goro::this_goroutine::set_name("sleeper");
-    id_chan.send(goro::this_goroutine::id());
-    sleeper_waits_on_channel(ch);
-    done.done();
-  });
-  ids.sleeper = *id_chan.recv();
-  goro::go([&] {
-    id_chan.send(goro::this_goroutine::id());
-    locker_waits_on_mutex(mu);
-    done.done();
-  });
-  ids.locker = *id_chan.recv();
-  goro::go([&] {
-    id_chan.send(goro::this_goroutine::id());
-    waiter_waits_on_group(gate);
-    done.done();
-  });
-  ids.waiter = *id_chan.recv();
-  goro::go([&] {
-    id_chan.send(goro::this_goroutine::id());
-    spinner_yields_until_released();
-    done.done();
-  });
-  ids.spinner = *id_chan.recv();
+  // Starts a goroutine (named, if name is) that runs body, and returns its id.
+  auto start = [&](const char* name, auto body) {
+    goro::go([&, name, body] {
+      if (name != nullptr) goro::this_goroutine::set_name(name);
+      id_chan.send(goro::this_goroutine::id());
+      body();
+      done.done();
+    });
+    return *id_chan.recv();
+  };
+  ids.sleeper = start("sleeper", [&] { sleeper_waits_on_channel(ch); });
+  ids.locker = start(nullptr, [&] { locker_waits_on_mutex(mu); });
+  ids.waiter = start(nullptr, [&] { waiter_waits_on_group(gate); });
+  ids.spinner = start(nullptr, [] { spinner_yields_until_released(); });
 
   // Parking is quick, but nothing tells us it happened: poll, bounded.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
