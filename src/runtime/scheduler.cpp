@@ -97,6 +97,14 @@ constexpr std::uint32_t wake_in_poll = 8;   // set by the worker itself while it
 // How long an idle worker polls its wake word before sleeping.
 constexpr std::int64_t idle_poll_ns = 50'000;
 constexpr int steal_rounds = 4;
+// How long a thief watches a running victim's queue before stealing from it
+// (runq_steal), for its queue and for its runnext: about 2 us here.
+constexpr int steal_watch_pauses = 100;
+// A victim's queue is left to it if it would empty it within this many
+// such moments, at the pace it was seen going.
+constexpr std::uint32_t steal_drain_watches = 8;
+// How long a spinning worker goes on watching victims it left their work to.
+constexpr std::int64_t steal_watch_ns = 50'000;
 
 // Gives q's worker the wake bit `bit`, and wakes it if it sleeps: on its
 // futex (wake_sleeping) or in the netpoller (wake_in_poll). The worker sets
@@ -271,9 +279,12 @@ goroutine* runq_get(processor* p) noexcept {
 
 // Steals half of victim's queue into p's; returns one to run. With
 // take_runnext, an otherwise empty victim may give up its runnext, after a
-// short grace period in which its own worker would normally run it.
-goroutine* runq_steal(processor* p, processor* victim, bool take_runnext) noexcept {
+// short grace period in which its own worker would normally run it. Sets
+// `declined` when it leaves work to a victim that was seen getting through
+// it by itself (find_runnable then goes on watching).
+goroutine* runq_steal(processor* p, processor* victim, bool take_runnext, bool& declined) noexcept {
   std::uint32_t t = p->runq.tail.load(std::memory_order_relaxed);
+  bool watched = false;
   for (;;) {
     std::uint32_t vh = victim->runq.head.load(std::memory_order_acquire);
     std::uint32_t vt = victim->runq.tail.load(std::memory_order_acquire);
@@ -289,8 +300,11 @@ goroutine* runq_steal(processor* p, processor* victim, bool take_runnext) noexce
         // Go sleeps 3 us here and steals; goro steals only if the victim did
         // not schedule at all meanwhile, i.e. its goroutine is really busy.
         std::uint32_t tick = victim->schedtick.load(std::memory_order_relaxed);
-        for (int i = 0; i < 100; ++i) cpu_relax();
-        if (victim->schedtick.load(std::memory_order_relaxed) != tick) return nullptr;
+        for (int i = 0; i < steal_watch_pauses; ++i) cpu_relax();
+        if (victim->schedtick.load(std::memory_order_relaxed) != tick) {
+          declined = true;
+          return nullptr;
+        }
       }
       if (victim->runq.runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
         return next;
@@ -298,6 +312,25 @@ goroutine* runq_steal(processor* p, processor* victim, bool take_runnext) noexce
       continue;
     }
     if (n > local_runq::capacity / 2) continue;  // read a torn head/tail; retry
+    if (!watched && victim->current.load(std::memory_order_relaxed) != nullptr) {
+      // The victim is running a goroutine. Watch it for a moment: if it is
+      // working through its queue faster than what is left (a broadcast's
+      // waiters, a hand-off chain), leave the queue to it. Stealing would
+      // only spread one group of goroutines over two cores, where they
+      // contend for the same locks; Go gets the same effect from the
+      // latency of its thief. A queue left standing (a spawner, a long
+      // goroutine) is stolen from after the moment.
+      watched = true;
+      for (int i = 0; i < steal_watch_pauses; ++i) cpu_relax();
+      std::uint32_t h = victim->runq.head.load(std::memory_order_acquire);
+      std::uint32_t left = victim->runq.tail.load(std::memory_order_acquire) - h;
+      std::uint32_t done = h - vh;
+      if (done != 0 && left <= steal_drain_watches * done) {
+        declined = true;
+        return nullptr;
+      }
+      continue;
+    }
     for (std::uint32_t i = 0; i < n; ++i) {
       goroutine* g = victim->runq.slots[(vh + i) % local_runq::capacity].load(std::memory_order_relaxed);
       p->runq.slots[(t + i) % local_runq::capacity].store(g, std::memory_order_relaxed);
@@ -838,7 +871,23 @@ goroutine* find_runnable(processor* p) noexcept {
       g_sched.nspinning.fetch_add(1, std::memory_order_seq_cst);
     }
     if (p->spinning) {
-      for (int round = 0; round < steal_rounds; ++round) {
+      // While a victim keeps work it was seen draining itself (declined),
+      // go on watching, still counted as spinning, for up to
+      // steal_watch_ns: its wakep() calls then cost it two loads.
+      bool declined = false;
+      std::int64_t watch_until = 0;
+      for (int round = 0;; ++round) {
+        if (round >= steal_rounds) {
+          if (!declined) break;
+          std::int64_t now = nanotime();
+          if (watch_until == 0) watch_until = now + steal_watch_ns;
+          if (now >= watch_until) break;
+          declined = false;
+          if (goroutine* g = next_local(p)) {
+            found_work(p);
+            return g;
+          }
+        }
         if (run_all_due_timers(p)) {
           if (goroutine* g = runq_get(p)) {
             found_work(p);
@@ -849,7 +898,7 @@ goroutine* find_runnable(processor* p) noexcept {
         for (int k = 0; k < procs; ++k) {
           processor* victim = proc(static_cast<int>((start + k) % procs));
           if (victim == p || victim == nullptr) continue;
-          if (goroutine* g = runq_steal(p, victim, round == steal_rounds - 1)) {
+          if (goroutine* g = runq_steal(p, victim, round >= steal_rounds - 1, declined)) {
             relaxed_inc(p->nsteal);
             found_work(p);
             return g;
