@@ -491,7 +491,11 @@ class pool : private detail::pool_base {
       l->items.erase(l->items.begin(), l->items.begin() + local_max / 2);
       if (was_empty) detail::pool_mark(detail::pool_thread_slot);
     }
-    if (l->items.empty()) detail::pool_mark(slot);
+    if (!l->marked) {
+      // Once per sweep period, not on every put into an empty cache.
+      l->marked = true;
+      detail::pool_mark(slot);
+    }
     l->items.push_back(std::move(v));
   }
 
@@ -503,6 +507,10 @@ class pool : private detail::pool_base {
   struct alignas(64) local {
     std::vector<T> items;
     std::vector<T> victim;
+    // The processor was told (pool_mark) that this cache may hold values
+    // since its last sweep: its worker's pool_held flag is set until a sweep
+    // finds every pool's slot empty, which clears this flag too.
+    bool marked = false;
   };
 
   static T take(std::vector<T>& v) {
@@ -531,7 +539,8 @@ class pool : private detail::pool_base {
     if (l == nullptr) return false;
     l->victim.clear();
     std::swap(l->items, l->victim);
-    return !l->victim.empty();
+    l->marked = !l->victim.empty();
+    return l->marked;
   }
   bool sweep_shared() noexcept override {
     detail::word_guard lock(shared_lock_);

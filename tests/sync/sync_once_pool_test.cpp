@@ -568,6 +568,23 @@ TEST(Pool, IdleValuesAreDropped) {
   });
 }
 
+// Once a sweep has found a processor's caches empty, the runtime stops
+// sweeping them; values put there after that must make it sweep again. One
+// processor, so that both rounds use the same cache.
+TEST(Pool, ValuesPutAfterTheCachesEmptiedAreDroppedToo) {
+  goro_test::scoped_setting<int> procs(goro::gomaxprocs, 1);
+  goro::run([] {
+    ASSERT_EQ(item::live.load(), 0);
+    goro::pool<std::unique_ptr<item>> p;
+    for (int round = 0; round < 2; ++round) {
+      for (int i = 0; i < 10; ++i) p.put(std::make_unique<item>());
+      EXPECT_EQ(item::live.load(), 10);
+      EXPECT_TRUE(goro_test::eventually([] { return item::live.load() == 0; }))
+          << item::live.load() << " pooled values were never dropped in round " << round;
+    }
+  });
+}
+
 // ---- semaphore ---------------------------------------------------------------
 
 // x/sync's TestWeightedTryAcquire.
