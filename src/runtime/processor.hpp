@@ -62,6 +62,7 @@ struct processor {
   // Counters for goro::stats() (relaxed: only this worker writes them).
   std::atomic<std::uint64_t> nswitch{0};  // goroutines resumed or started here (the deadlock check's progress sign)
   std::atomic<std::uint64_t> nspawn{0};   // go() called here
+  std::atomic<std::uint64_t> nexit{0};    // goroutines that returned here (num_goroutine())
   std::atomic<std::uint64_t> npark{0};    // parks that switched away
   std::atomic<std::uint64_t> nsteal{0};   // successful steals
   std::atomic<std::uint64_t> ntimer{0};   // timers fired here
@@ -118,7 +119,6 @@ struct scheduler {
   std::atomic<int> nidle{0};
   std::atomic<int> nspinning{0};
 
-  std::atomic<std::int64_t> ngoroutines{0};
   // Plain threads that have used goro (parked in it, readied a goroutine,
   // started one) and may still wake a goroutine: counted while alive and not
   // parked in goro (park.hpp's thread_parker keeps the counts). The

@@ -634,7 +634,7 @@ scheduler_stats stats() {
   scheduler& s = sched();
   scheduler_stats st;
   st.gomaxprocs = s.maxprocs.load(std::memory_order_acquire);
-  st.goroutines = s.ngoroutines.load(std::memory_order_relaxed);
+  st.goroutines = detail::num_goroutine();
   st.global_run_queue = s.global_size.load(std::memory_order_relaxed);
   st.threads = os_threads();
   st.blocking_threads = blocking_threads();

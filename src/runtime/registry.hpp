@@ -5,7 +5,7 @@
 // A goroutine joins the registry when it first runs (materialize), not at
 // go(): a pending goroutine is only a record on a run queue, and a spawn
 // storm would pay for a million entries nobody reads. Dumps count pending
-// goroutines (ngoroutines minus the registered) without listing them.
+// goroutines (num_goroutine() minus the registered) without listing them.
 //
 // The registry is sharded, one shard per processor, so that a goroutine's
 // start and return take a lock that is almost never contended: a goroutine

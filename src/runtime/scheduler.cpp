@@ -653,10 +653,10 @@ void finish_switch(processor* p) noexcept {
 
 [[noreturn]] void goroutine_exit(goroutine* g) noexcept {
   registry_remove(g);
-  g_sched.ngoroutines.fetch_sub(1, std::memory_order_relaxed);
+  processor* p = current_processor();
+  relaxed_inc(p->nexit);
   if (g->bubble.load(std::memory_order_relaxed) != nullptr) [[unlikely]] bubble_leave(g);
   g->status.store(gstatus::dead, std::memory_order_release);
-  processor* p = current_processor();
   switch_away(p, g);
   fatal("a dead goroutine was resumed");
 }
@@ -1031,7 +1031,7 @@ void on_exit() noexcept {
     }
   }
   trace_write();
-  if (g_sched.ngoroutines.load(std::memory_order_relaxed) > 0) stack_register_for_leak_check();
+  if (num_goroutine() > 0) stack_register_for_leak_check();
 }
 
 }  // namespace
@@ -1286,7 +1286,6 @@ void goroutine_start(goroutine* g) noexcept {
   }
   trace_event(p, trace_kind::create, g, g->parent);
   if (p == nullptr && g->run == nullptr) this_thread_parker().note_active();  // it may go on interacting
-  g_sched.ngoroutines.fetch_add(1, std::memory_order_relaxed);
   g->status.store(gstatus::pending, std::memory_order_relaxed);
   if (p != nullptr && p->id < g_sched.maxprocs.load(std::memory_order_relaxed)) {
     runq_put(p, g, true);
@@ -1375,7 +1374,21 @@ int gomaxprocs(int n) {
   return old;
 }
 
-std::int64_t num_goroutine() noexcept { return g_sched.ngoroutines.load(std::memory_order_relaxed); }
+// Go() calls counted where they happened, less the returns counted where
+// they happened: no counter that every core writes. Spawns are read first,
+// then returns, so a goroutine started and gone while we read lowers the
+// count rather than raising it: the result is never more than the
+// goroutines alive when the spawns had been read (leak checks wait while it
+// exceeds the registered ones, and must not wait for a goroutine that is
+// gone).
+std::int64_t num_goroutine() noexcept {
+  int n = g_sched.nprocs.load(std::memory_order_acquire);
+  auto count = static_cast<std::int64_t>(g_sched.nspawn_outside.load(std::memory_order_relaxed));
+  // Acquire: the loads of the returns below stay after these.
+  for (int i = 0; i < n; ++i) count += static_cast<std::int64_t>(proc(i)->nspawn.load(std::memory_order_acquire));
+  for (int i = 0; i < n; ++i) count -= static_cast<std::int64_t>(proc(i)->nexit.load(std::memory_order_relaxed));
+  return count > 0 ? count : 0;
+}
 
 std::uint64_t current_goroutine_id() noexcept {
   goroutine* g = current_goroutine();

@@ -243,6 +243,20 @@ def _registry():
     return out
 
 
+def _num_goroutine():
+    """detail::num_goroutine(), read from memory: go() calls counted on each
+    processor and on plain threads, less the returns counted on each."""
+    sched = _lookup("g_sched")
+    count = int(_atomic(sched["nspawn_outside"]))
+    for i in range(int(_atomic(sched["nprocs"]))):
+        p = _atomic(sched["procs"][i])
+        if int(p) == 0:
+            continue
+        p = p.dereference()
+        count += int(_atomic(p["nspawn"])) - int(_atomic(p["nexit"]))
+    return max(count, 0)
+
+
 def _processors():
     """(pthread_t, running goroutine address or 0) of every processor."""
     sched = _lookup("g_sched")
@@ -494,7 +508,7 @@ Goroutines made by go() that have not run yet are counted, not listed."""
         gs = _goroutines()
         selected = gdb.selected_thread()
         try:
-            alive = int(_atomic(_lookup("g_sched")["ngoroutines"]))
+            alive = _num_goroutine()
         except (gdb.GdbError, gdb.MemoryError):
             alive = len(gs)
         header = "%d goroutine%s" % (len(gs), "" if len(gs) == 1 else "s")
