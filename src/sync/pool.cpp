@@ -74,8 +74,9 @@ void pool_base::unregister() noexcept {
 }
 
 int pool_slot() noexcept {
-  if (current_goroutine() == nullptr) return pool_thread_slot;
-  return current_processor()->id;
+  processor* p = current_processor();  // one TLS read (current_goroutine() would be a second)
+  if (p == nullptr || p->current.load(std::memory_order_relaxed) == nullptr) return pool_thread_slot;
+  return p->id;
 }
 
 void pool_mark(int slot) noexcept {
