@@ -103,12 +103,27 @@ struct processor {
 
 constexpr int max_procs = 256;
 
+// Fields are grouped by who writes them, one group per cache line: the
+// read-mostly ones (read on every spawn, switch and park) must not share a
+// line with the counters and lock that idle transitions and spawns write,
+// or every read pays for the other core's writes.
 struct scheduler {
   std::atomic<processor*> procs[max_procs] = {};
-  std::atomic<int> nprocs{0};     // processors created (ids 0..nprocs-1)
-  std::atomic<int> maxprocs{0};   // processors allowed to run goroutines (ids 0..maxprocs-1)
 
-  runtime_mutex lock{lock_rank::sched};
+  // ---- read-mostly: written at start, on gomaxprocs() and by settings ----
+  alignas(64) std::atomic<int> nprocs{0};  // processors created (ids 0..nprocs-1)
+  std::atomic<int> maxprocs{0};            // processors allowed to run goroutines (ids 0..maxprocs-1)
+  // goro::set_goroutine_times: every switch reads the clock to add up each
+  // goroutine's run and wait time (off by default: two clock reads a switch).
+  std::atomic<bool> goroutine_times{false};
+  // goro::set_dump_stacks: every park records its stack (backtrace()) for
+  // dumps and deadlock reports (off by default: microseconds a park).
+  std::atomic<bool> dump_stacks{false};
+  std::atomic<bool> exiting{false};
+  std::atomic<int> internal_threads{0};  // goro's own helper threads (signal dumper, schedtrace)
+
+  // ---- the global queue and the idle list ----
+  alignas(64) runtime_mutex lock{lock_rank::sched};
   // Guarded by lock:
   goroutine* global_head = nullptr;
   goroutine* global_tail = nullptr;
@@ -116,9 +131,16 @@ struct scheduler {
   // Read without the lock as hints; written under it (global_size, nidle)
   // or with RMWs (nspinning). See the wake-up protocol in scheduler.cpp.
   std::atomic<std::int64_t> global_size{0};
-  std::atomic<int> nidle{0};
+
+  // ---- read by every wakep(); written when a worker starts or stops
+  // spinning or goes idle ----
+  alignas(64) std::atomic<int> nidle{0};
   std::atomic<int> nspinning{0};
 
+  // ---- written by spawns (next_id, a batch of 16 at a time per processor)
+  // and by plain threads ----
+  alignas(64) std::atomic<std::uint64_t> next_id{1};
+  std::atomic<std::uint64_t> nspawn_outside{0};  // go() called on plain threads
   // Plain threads that have used goro (parked in it, readied a goroutine,
   // started one) and may still wake a goroutine: counted while alive and not
   // parked in goro (park.hpp's thread_parker keeps the counts). The
@@ -126,16 +148,6 @@ struct scheduler {
   std::atomic<int> outside_active{0};
   std::atomic<int> outside_parked{0};
   std::atomic<int> nrun{0};  // run() calls whose main goroutine lives and is not abandoned
-  std::atomic<std::uint64_t> nspawn_outside{0};  // go() called on plain threads
-  // goro::set_goroutine_times: every switch reads the clock to add up each
-  // goroutine's run and wait time (off by default: two clock reads a switch).
-  std::atomic<bool> goroutine_times{false};
-  // goro::set_dump_stacks: every park records its stack (backtrace()) for
-  // dumps and deadlock reports (off by default: microseconds a park).
-  std::atomic<bool> dump_stacks{false};
-  std::atomic<int> internal_threads{0};  // goro's own helper threads (signal dumper, schedtrace)
-  std::atomic<std::uint64_t> next_id{1};
-  std::atomic<bool> exiting{false};
 };
 
 scheduler& sched() noexcept;
