@@ -243,32 +243,27 @@ def _registry():
     return out
 
 
+def _each_processor():
+    """The processor records created so far (g_sched.procs[0..nprocs))."""
+    sched = _lookup("g_sched")
+    for i in range(int(_atomic(sched["nprocs"]))):
+        p = _atomic(sched["procs"][i])
+        if int(p) != 0:
+            yield p.dereference()
+
+
 def _num_goroutine():
     """detail::num_goroutine(), read from memory: go() calls counted on each
     processor and on plain threads, less the returns counted on each."""
-    sched = _lookup("g_sched")
-    count = int(_atomic(sched["nspawn_outside"]))
-    for i in range(int(_atomic(sched["nprocs"]))):
-        p = _atomic(sched["procs"][i])
-        if int(p) == 0:
-            continue
-        p = p.dereference()
+    count = int(_atomic(_lookup("g_sched")["nspawn_outside"]))
+    for p in _each_processor():
         count += int(_atomic(p["nspawn"])) - int(_atomic(p["nexit"]))
     return max(count, 0)
 
 
 def _processors():
     """(pthread_t, running goroutine address or 0) of every processor."""
-    sched = _lookup("g_sched")
-    n = int(_atomic(sched["nprocs"]))
-    out = []
-    for i in range(n):
-        p = _atomic(sched["procs"][i])
-        if int(p) == 0:
-            continue
-        p = p.dereference()
-        out.append((int(p["thread"]), int(_atomic(p["current"]))))
-    return out
+    return [(int(p["thread"]), int(_atomic(p["current"]))) for p in _each_processor()]
 
 
 class _Selection:
