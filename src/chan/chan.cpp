@@ -183,7 +183,7 @@ std::size_t chan_waiting(chan_core* c, bool senders) noexcept {
   if (c == nullptr) return 0;
   runtime_lock_guard lock(c->lock);
   std::size_t n = 0;
-  for (waiter* w = (senders ? c->sendq : c->recvq).first; w != nullptr; w = w->next) ++n;
+  for (waiter* w = (senders ? c->sendq : c->recvq).head(); w != nullptr; w = w->next) ++n;
   return n;
 }
 

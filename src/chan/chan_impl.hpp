@@ -47,11 +47,14 @@ struct waiter {
 };
 
 /// FIFO of waiters, doubly linked so a select can take its waiters back.
+/// Written under the channel's lock. `first` is atomic (relaxed: plain moves)
+/// only so that looks_ready() may peek at it without the lock.
 struct waitq {
-  waiter* first = nullptr;
+  std::atomic<waiter*> first{nullptr};
   waiter* last = nullptr;
 
-  bool empty() const noexcept { return first == nullptr; }
+  bool empty() const noexcept { return head() == nullptr; }
+  waiter* head() const noexcept { return first.load(std::memory_order_relaxed); }
 
   void enqueue(waiter* w) noexcept {
     w->next = nullptr;
@@ -59,7 +62,7 @@ struct waitq {
     if (last != nullptr) {
       last->next = w;
     } else {
-      first = w;
+      first.store(w, std::memory_order_relaxed);
     }
     last = w;
     w->queued = true;
@@ -69,7 +72,7 @@ struct waitq {
     if (w->prev != nullptr) {
       w->prev->next = w->next;
     } else {
-      first = w->next;
+      first.store(w->next, std::memory_order_relaxed);
     }
     if (w->next != nullptr) {
       w->next->prev = w->prev;
@@ -83,7 +86,7 @@ struct waitq {
   /// The first waiter that may still be completed; stale select waiters
   /// (their select already completed elsewhere) are dropped on the way.
   waiter* dequeue() noexcept {
-    while (waiter* w = first) {
+    while (waiter* w = head()) {
       remove(w);
       if (w->sel == nullptr) return w;
       std::uint32_t expected = 0;
@@ -162,6 +165,21 @@ struct chan_core {
   }
   bool buffer_full() const noexcept { return count.load(std::memory_order_relaxed) == cap; }
   bool buffer_empty() const noexcept { return count.load(std::memory_order_relaxed) == 0; }
+
+  // ---- without the lock: hints, which the lock must confirm ----
+
+  /// Whether a send could proceed now: closed (it would throw), a receiver
+  /// waits, or the buffer has room.
+  bool send_looks_ready() const noexcept {
+    return closed.load(std::memory_order_relaxed) || recvq.head() != nullptr ||
+           count.load(std::memory_order_relaxed) < cap;
+  }
+  /// Whether a receive could proceed now: a sender waits, a value is
+  /// buffered, or the channel is closed.
+  bool recv_looks_ready() const noexcept {
+    return sendq.head() != nullptr || count.load(std::memory_order_relaxed) != 0 ||
+           closed.load(std::memory_order_relaxed);
+  }
 };
 
 /// Blocks the caller forever (an operation on a nil channel, an empty select).

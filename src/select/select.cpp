@@ -1,10 +1,17 @@
 // src/select/select.cpp: Go's selectgo.
 //
-//  1. Visit the ready-able cases in a random order (pollorder) with every
-//     involved channel locked (in address order: lockorder), and take the
-//     first case that can proceed now. This is what makes the choice among
-//     ready cases uniform, and the select atomic: a case not chosen consumes
-//     and sends nothing.
+//  0. Probe (two or more live cases): visit the cases in a random order
+//     (pollorder); for the first one that looks ready without a lock
+//     (chan_core::*_looks_ready), lock its channel alone, and complete it if
+//     it can proceed. A case that turns out not ready is unlocked and the
+//     probe goes on. So a select with a ready case locks one channel, not
+//     all of them; the choice is still the first ready case in a uniform
+//     random order.
+//  1. Visit the cases in poll order with every involved channel locked (in
+//     address order: lockorder), and take the first case that can proceed
+//     now. This is what makes the choice among ready cases uniform, and the
+//     select atomic: a case not chosen consumes and sends nothing. It also
+//     decides, atomically, that nothing is ready, which the probe cannot.
 //  2. Nothing ready and no default: enqueue one waiter per case, all sharing
 //     a select_state, unlock, park. The first counterpart to CAS the state
 //     completes exactly one case (chan_impl.hpp).
@@ -53,6 +60,52 @@ void unlock_all(select_case_raw* cases, const std::size_t* lockorder, std::size_
   }
 }
 
+// Completes case sc if it can proceed now, with its channel locked (and
+// perhaps others). `release` unlocks what the caller locked; it is called
+// before any wake and before a throw, and only when the case proceeded (or
+// threw): on false the caller still holds its locks.
+template <class Release>
+bool try_case(select_case_raw& sc, Release release) {
+  chan_core* c = sc.chan;
+  if (sc.is_send) {
+    if (c->closed.load(std::memory_order_relaxed)) {
+      release();
+      throw closed_channel_error("send on closed channel");
+    }
+    if (waiter* w = c->recvq.dequeue()) {
+      c->hand_to_receiver(w, sc.elem);
+      release();
+      w->who.wake();
+      return true;
+    }
+    if (!c->buffer_full()) {
+      c->buffer_push(sc.elem);
+      release();
+      return true;
+    }
+    return false;
+  }
+  if (waiter* w = c->sendq.dequeue()) {
+    c->take_from_sender(w, sc.elem);
+    sc.received = true;
+    release();
+    w->who.wake();
+    return true;
+  }
+  if (!c->buffer_empty()) {
+    c->buffer_pop(sc.elem);
+    sc.received = true;
+    release();
+    return true;
+  }
+  if (c->closed.load(std::memory_order_relaxed)) {
+    sc.received = false;
+    release();
+    return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::size_t select_raw(select_case_raw* cases, std::size_t n, bool has_default) {
@@ -72,6 +125,20 @@ std::size_t select_raw(select_case_raw* cases, std::size_t n, bool has_default) 
     if (has_default) return n;
     block_forever(n == 0 ? wait_reason::select_no_cases : wait_reason::select);
   }
+  // Pass 0: probe, one channel locked at a time (with one live case, pass 1
+  // locks just that channel anyway).
+  if (live > 1) {
+    for (std::size_t k = 0; k < live; ++k) {
+      std::size_t i = pollorder[k];
+      select_case_raw& sc = cases[i];
+      chan_core* c = sc.chan;
+      if (!(sc.is_send ? c->send_looks_ready() : c->recv_looks_ready())) continue;
+      c->lock.lock();
+      if (try_case(sc, [c] { c->lock.unlock(); })) return i;
+      c->lock.unlock();
+    }
+  }
+
   // Lock order: by channel address, so two selects never deadlock each other.
   for (std::size_t i = 0; i < live; ++i) lockorder[i] = pollorder[i];
   std::sort(lockorder.data(), lockorder.data() + live,
@@ -80,46 +147,10 @@ std::size_t select_raw(select_case_raw* cases, std::size_t n, bool has_default) 
   lock_all(cases, lockorder.data(), live);
 
   // Pass 1: the first case that can proceed now, in poll order.
+  auto release = [&] { unlock_all(cases, lockorder.data(), live); };
   for (std::size_t k = 0; k < live; ++k) {
     std::size_t i = pollorder[k];
-    select_case_raw& sc = cases[i];
-    chan_core* c = sc.chan;
-    if (sc.is_send) {
-      if (c->closed.load(std::memory_order_relaxed)) {
-        unlock_all(cases, lockorder.data(), live);
-        throw closed_channel_error("send on closed channel");
-      }
-      if (waiter* w = c->recvq.dequeue()) {
-        c->hand_to_receiver(w, sc.elem);
-        unlock_all(cases, lockorder.data(), live);
-        w->who.wake();
-        return i;
-      }
-      if (!c->buffer_full()) {
-        c->buffer_push(sc.elem);
-        unlock_all(cases, lockorder.data(), live);
-        return i;
-      }
-    } else {
-      if (waiter* w = c->sendq.dequeue()) {
-        c->take_from_sender(w, sc.elem);
-        sc.received = true;
-        unlock_all(cases, lockorder.data(), live);
-        w->who.wake();
-        return i;
-      }
-      if (!c->buffer_empty()) {
-        c->buffer_pop(sc.elem);
-        sc.received = true;
-        unlock_all(cases, lockorder.data(), live);
-        return i;
-      }
-      if (c->closed.load(std::memory_order_relaxed)) {
-        sc.received = false;
-        unlock_all(cases, lockorder.data(), live);
-        return i;
-      }
-    }
+    if (try_case(cases[i], release)) return i;
   }
   if (has_default) {
     unlock_all(cases, lockorder.data(), live);
