@@ -110,7 +110,7 @@ bool chan_recv(chan_core* c, void* out) {
 }
 
 bool chan_try_send(chan_core* c, void* elem) {
-  if (c == nullptr) return false;
+  if (c == nullptr || c->send_would_block()) return false;
   c->lock.lock();
   if (c->closed.load(std::memory_order_relaxed)) {
     c->lock.unlock();
@@ -133,7 +133,7 @@ bool chan_try_send(chan_core* c, void* elem) {
 
 bool chan_try_recv(chan_core* c, void* out, bool* closed) {
   *closed = false;
-  if (c == nullptr) return false;
+  if (c == nullptr || c->recv_would_block()) return false;
   c->lock.lock();
   if (waiter* w = c->sendq.dequeue()) {
     c->take_from_sender(w, out);

@@ -180,6 +180,28 @@ struct chan_core {
     return sendq.head() != nullptr || count.load(std::memory_order_relaxed) != 0 ||
            closed.load(std::memory_order_relaxed);
   }
+
+  /// Whether a send would block: true is a valid answer for a non-blocking
+  /// send, as in Go's chansend fast path. The channel was seen not closed,
+  /// then not ready (no receiver waits on an unbuffered one, a buffered one
+  /// is full); a closed channel never goes from ready to not ready, so
+  /// there was a moment between the two reads when it was open and not
+  /// ready, even if it was closed in between.
+  bool send_would_block() const noexcept {
+    if (closed.load(std::memory_order_acquire)) return false;
+    return cap == 0 ? recvq.first.load(std::memory_order_relaxed) == nullptr
+                    : count.load(std::memory_order_relaxed) == cap;
+  }
+  /// Whether a receive would block (Go's chanrecv fast path): one read finds
+  /// nothing to receive (no sender waits on an unbuffered channel; a
+  /// buffered one is empty, and its senders wait only while it is full),
+  /// and a later read finds the channel open, so it was open at the first.
+  /// The acquire keeps the second read after the first.
+  bool recv_would_block() const noexcept {
+    bool empty = cap == 0 ? sendq.first.load(std::memory_order_acquire) == nullptr
+                          : count.load(std::memory_order_acquire) == 0;
+    return empty && !closed.load(std::memory_order_relaxed);
+  }
 };
 
 /// Blocks the caller forever (an operation on a nil channel, an empty select).

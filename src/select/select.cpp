@@ -6,7 +6,8 @@
 //     it can proceed. A case that turns out not ready is unlocked and the
 //     probe goes on. So a select with a ready case locks one channel, not
 //     all of them; the choice is still the first ready case in a uniform
-//     random order.
+//     random order. One case and a default: a case that would block
+//     (chan_core::*_would_block) returns the default with no lock taken.
 //  1. Visit the cases in poll order with every involved channel locked (in
 //     address order: lockorder), and take the first case that can proceed
 //     now. This is what makes the choice among ready cases uniform, and the
@@ -126,8 +127,12 @@ std::size_t select_raw(select_case_raw* cases, std::size_t n, bool has_default) 
     block_forever(n == 0 ? wait_reason::select_no_cases : wait_reason::select);
   }
   // Pass 0: probe, one channel locked at a time (with one live case, pass 1
-  // locks just that channel anyway).
-  if (live > 1) {
+  // locks just that channel anyway; with a default as well, a case that
+  // would block takes no lock at all, Go's selectnbsend/selectnbrecv).
+  if (live == 1 && has_default) {
+    const select_case_raw& sc = cases[pollorder[0]];
+    if (sc.is_send ? sc.chan->send_would_block() : sc.chan->recv_would_block()) return n;
+  } else if (live > 1) {
     for (std::size_t k = 0; k < live; ++k) {
       std::size_t i = pollorder[k];
       select_case_raw& sc = cases[i];

@@ -408,6 +408,55 @@ TEST(Chan, TryRecvTellsEmptyFromClosed) {
   });
 }
 
+// try_send, try_recv and a one-case select with a default decide "would
+// block" without the channel's lock (Go's non-blocking fast paths). On an
+// unbuffered channel that decision rests on the waiter queue alone: a
+// counterpart parked there must be seen, and an empty queue must give
+// "would block" with closed false.
+TEST(Chan, NonBlockingOpsOnUnbufferedSeeAParkedCounterpart) {
+  goro::run([] {
+    auto ch = goro::make_chan<int>();
+    bool closed = true;
+    EXPECT_EQ(ch.try_recv(&closed), std::nullopt);
+    EXPECT_FALSE(closed);
+    EXPECT_FALSE(ch.try_send(1));
+    EXPECT_EQ(goro::select(ch.on_recv(), goro::on_default()), 1u);
+    EXPECT_EQ(goro::select(ch.on_send(1), goro::on_default()), 1u);
+
+    auto done = goro::make_chan<int>(4);
+    goro::go([ch, done] {
+      ch.send(7);
+      ch.send(8);
+      done.send(1);
+    });
+    ASSERT_TRUE(goro_test::until_senders(ch, 1));
+    EXPECT_EQ(ch.try_recv(&closed), 7);
+    ASSERT_TRUE(goro_test::until_senders(ch, 1));
+    std::optional<int> v;
+    EXPECT_EQ(goro::select(ch.on_recv(v), goro::on_default()), 0u);
+    EXPECT_EQ(v, 8);
+    ASSERT_TRUE(wait_for(done, 1));
+
+    auto got = goro::make_chan<int>(2);
+    goro::go([ch, got] {
+      got.send(*ch.recv());
+      got.send(*ch.recv());
+    });
+    ASSERT_TRUE(goro_test::until_receivers(ch, 1));
+    EXPECT_TRUE(ch.try_send(5));
+    EXPECT_EQ(recv_for(got), 5);
+    ASSERT_TRUE(goro_test::until_receivers(ch, 1));
+    EXPECT_EQ(goro::select(ch.on_send(6), goro::on_default()), 0u);
+    EXPECT_EQ(recv_for(got), 6);
+
+    ch.close();
+    EXPECT_EQ(ch.try_recv(&closed), std::nullopt);
+    EXPECT_TRUE(closed) << "a closed channel would not block a receive";
+    EXPECT_EQ(goro::select(ch.on_recv(), goro::on_default()), 0u);
+    EXPECT_THROW(ch.try_send(1), goro::closed_channel_error);
+  });
+}
+
 TEST(Chan, RangeForEndsOnClose) {
   goro::run([] {
     auto ch = goro::make_chan<int>(3);
