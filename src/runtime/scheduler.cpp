@@ -105,6 +105,10 @@ constexpr int steal_watch_pauses = 100;
 constexpr std::uint32_t steal_drain_watches = 8;
 // How long a spinning worker goes on watching victims it left their work to.
 constexpr std::int64_t steal_watch_ns = 50'000;
+// How long a due timer is left to its own worker, if that worker is awake,
+// before another worker runs it (run_all_due_timers). Below steal_watch_ns,
+// so that a worker that declined a timer is still watching when it may take it.
+constexpr std::int64_t timer_steal_grace_ns = 5'000;
 
 // Gives q's worker the wake bit `bit`, and wakes it if it sleeps: on its
 // futex (wake_sleeping) or in the netpoller (wake_in_poll). The worker sets
@@ -712,8 +716,9 @@ std::int64_t earliest_timer() noexcept {
 
 namespace {
 
-// Runs the due timers of every processor on p; true if any fired.
-bool run_all_due_timers(processor* p) noexcept {
+// Runs the due timers of every processor on p; true if any fired. Sets
+// *declined when it left some to their own worker (see below).
+bool run_all_due_timers(processor* p, bool* declined = nullptr) noexcept {
   std::int64_t now = 0;
   bool fired = false;
   int n = g_sched.nprocs.load(std::memory_order_acquire);
@@ -723,6 +728,16 @@ bool run_all_due_timers(processor* p) noexcept {
     if (w == 0) continue;
     if (now == 0) now = nanotime();
     if (w > now) continue;
+    // Another worker's timer, due for less than timer_steal_grace_ns, and
+    // that worker awake: it runs its own due timers at its next switch,
+    // most likely within the grace. Leave the timer to it (and say so:
+    // the caller keeps watching), so that a chain of zero-delay timers
+    // stays on its worker instead of crossing to ours at every link.
+    if (q != p && now - w < timer_steal_grace_ns &&
+        (q->wake_word.load(std::memory_order_relaxed) & (wake_sleeping | wake_in_poll)) == 0) {
+      if (declined != nullptr) *declined = true;
+      continue;
+    }
     int fired_here = timer_run_due(q->timers, now);
     relaxed_add<std::uint64_t>(p->ntimer, fired_here);
     if (fired_here > 0) fired = true;
@@ -792,6 +807,9 @@ void idle_wait(processor* p, std::int64_t look_at) noexcept {
   // pooled values. -1: no deadline.
   std::int64_t deadline = earliest_timer();
   if (deadline == 0) deadline = -1;
+  // A timer already due here was left to its awake owner (run_all_due_timers):
+  // look again when the grace is over, not at once.
+  if (deadline >= 0 && deadline <= now) deadline = now + timer_steal_grace_ns;
   if (look_at >= 0 && (deadline < 0 || look_at < deadline)) deadline = look_at;
   if (pool_sweep_pending(p) && (deadline < 0 || pool_next_sweep(p) < deadline)) deadline = pool_next_sweep(p);
   bool io = netpoll_has_waiters();
@@ -888,7 +906,7 @@ goroutine* find_runnable(processor* p) noexcept {
             return g;
           }
         }
-        if (run_all_due_timers(p)) {
+        if (run_all_due_timers(p, &declined)) {
           if (goroutine* g = runq_get(p)) {
             found_work(p);
             return g;

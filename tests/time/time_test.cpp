@@ -945,6 +945,27 @@ TEST(AfterFunc, Chain) {
   });
 }
 
+// A due timer is left to its own worker for a moment (it runs its due
+// timers at its next switch), but not for good: when that worker is kept
+// busy by a goroutine that never switches, another worker runs the timer.
+TEST(AfterFunc, FiresWhileItsWorkerIsBusy) {
+  goro::run([] {
+    scoped_setting two(goro::gomaxprocs, 2);
+    auto fired = std::make_shared<std::atomic<bool>>(false);
+    auto done = goro::make_chan<bool>(1);
+    goro::go([fired, done] {
+      goro::after_func(0ns, [fired] { fired->store(true); });
+      // Never switches: this worker cannot run its own timer until the loop ends.
+      auto limit = std::chrono::steady_clock::now() + wait_limit;
+      while (!fired->load() && std::chrono::steady_clock::now() < limit) {
+      }
+      done.send(fired->load());
+    });
+    EXPECT_EQ(recv_within<bool>(done, wait_limit + slack), true)
+        << "the timer waited for its busy worker instead of running on the idle one";
+  });
+}
+
 TEST(AfterFunc, RunsOnceInItsOwnGoroutine) {
   goro::run([] {
     struct state {
