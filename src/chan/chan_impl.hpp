@@ -48,7 +48,8 @@ struct waiter {
 
 /// FIFO of waiters, doubly linked so a select can take its waiters back.
 /// Written under the channel's lock. `first` is atomic (relaxed: plain moves)
-/// only so that looks_ready() may peek at it without the lock.
+/// only so that the lock-free hints below (chan_core's *_looks_ready and
+/// *_would_block) may read it without the lock.
 struct waitq {
   std::atomic<waiter*> first{nullptr};
   waiter* last = nullptr;
