@@ -254,7 +254,14 @@ void runq_put(processor* p, goroutine* g, bool next) noexcept {
   }
   for (;;) {
     std::uint32_t h = p->runq.head.load(std::memory_order_acquire);
-    std::uint32_t t = p->runq.tail.load(std::memory_order_relaxed);
+    // Acquire, although only this worker stores tail: the last store may be
+    // another fiber's (goroutine's) on this worker, which TSan does not order
+    // with this one (no_sync switches). The queued goroutines (pending
+    // records, written by that fiber) reach whoever takes them from the slots
+    // or, through runq_put_slow, from the global queue; the store of tail
+    // below releases them only if this load acquired them. A plain move on
+    // x86 either way.
+    std::uint32_t t = p->runq.tail.load(std::memory_order_acquire);
     if (t - h < local_runq::capacity) {
       p->runq.slots[t % local_runq::capacity].store(g, std::memory_order_relaxed);
       p->runq.tail.store(t + 1, std::memory_order_seq_cst);
