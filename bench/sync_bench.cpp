@@ -16,21 +16,13 @@
 #include <goro/sync.hpp>
 
 #include "bench_support.hpp"
+#include "local_work.hpp"
 
 namespace {
 
 using goro_bench::run_parallel;
 using goro_bench::run_timed_ops;
 using goro_bench::split;
-
-/// Go's benchmarkMutex "models some local work" with `foo *= 2; foo /= 2`
-/// 100 times, but never reads foo (`_ = foo` is no use), so Go's compiler
-/// drops the arithmetic as dead code and keeps only the counted loop
-/// (`go tool objdump -s benchmarkMutex.func1`: INCQ; CMPQ $0x64; JL). The
-/// same work here is that empty loop: `times` turns the compiler keeps.
-inline void local_work(int times) {
-  for (int i = 0; i < times; ++i) asm volatile("");
-}
 
 constexpr std::int64_t cheap_ops = 200'000;  // ops per iteration for the ~10-100 ns ones
 
@@ -52,15 +44,15 @@ static void BM_MutexUncontended(benchmark::State& state) {
 }
 
 // benchmarkMutex(slack, work): all goroutines lock and unlock one mutex;
-// with work, the local work of Go's twin outside the lock (local_work); with slack,
+// with work, the local work of Go's twin outside the lock (go_local_work_100); with slack,
 // 10 goroutines per gomaxprocs.
 static void bench_mutex(benchmark::State& state, bool slack, bool work) {
   goro::mutex mu;
-  run_parallel(state, cheap_ops, slack ? 10 : 1, [&mu, work](std::int64_t k) {
+  run_parallel(state, cheap_ops, slack ? 10 : 1, [mu = &mu, work](std::int64_t k) {
     for (std::int64_t i = 0; i < k; ++i) {
-      mu.lock();
-      mu.unlock();
-      if (work) local_work(100);
+      mu->lock();
+      mu->unlock();
+      if (work) bench_common::go_local_work_100();
     }
   });
 }

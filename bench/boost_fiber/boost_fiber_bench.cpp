@@ -40,6 +40,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "../local_work.hpp"
 #include "fiber_support.hpp"
 
 using namespace std::chrono_literals;
@@ -249,16 +250,6 @@ BENCHMARK(BM_MPMC)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime()
 
 namespace {
 
-/// foo *= 2; foo /= 2; `times` times, kept in a register as Go's compiler
-/// keeps it (Go's "model some local work").
-inline void local_work(int& foo, int times) {
-  for (int i = 0; i < times; ++i) {
-    foo = foo * 2;
-    foo = foo / 2;
-    asm volatile("" : "+r"(foo));
-  }
-}
-
 constexpr std::int64_t cheap_ops = 200'000;  // ops per iteration for the ~10-100 ns ones
 
 }  // namespace
@@ -277,18 +268,16 @@ static void BM_MutexUncontended(benchmark::State& state) {
 }
 
 // benchmarkMutex(slack, work): all fibers lock and unlock one mutex; with
-// work, 100 multiply/divide steps outside the lock; with slack, 10 fibers per
-// gomaxprocs.
+// work, Go's local work outside the lock (go_local_work_100); with slack, 10
+// fibers per gomaxprocs.
 static void bench_mutex(benchmark::State& state, bool slack, bool work) {
   boost::fibers::mutex mu;
   run_parallel(state, cheap_ops, slack ? 10 : 1, [&mu, work](std::int64_t k) {
-    int foo = 0;
     for (std::int64_t i = 0; i < k; ++i) {
       mu.lock();
       mu.unlock();
-      if (work) local_work(foo, 100);
+      if (work) bench_common::go_local_work_100();
     }
-    benchmark::DoNotOptimize(foo);
   });
 }
 static void BM_Mutex(benchmark::State& state) { bench_mutex(state, false, false); }
