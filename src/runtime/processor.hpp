@@ -93,6 +93,9 @@ struct processor {
   // Counted in sched.nspinning. Written only by the worker itself (which
   // adopts the count wakep() made for it when it receives wake_spin).
   std::atomic<bool> spinning{false};
+  // How long the worker waits before it looks again at victims that it left
+  // their work to (find_runnable). Only the worker's own context touches it.
+  std::int64_t steal_backoff_ns = 0;
 
   timer_heap timers;
 
