@@ -196,11 +196,22 @@ class wait_group {
 
   /// Adds delta (which may be negative) to the counter. Throws panic_error if
   /// it goes negative, or if a positive add from zero races a wait().
-  GORO_API void add(std::int64_t delta);
+  void add(std::int64_t delta) {
+    const std::uint64_t step = static_cast<std::uint64_t>(delta) << 32;
+    const std::uint64_t state = state_.fetch_add(step, std::memory_order_acq_rel) + step;
+    // Nobody waits and the counter is not negative: nothing to check or wake.
+    if (static_cast<std::uint32_t>(state) == 0 && static_cast<std::int32_t>(state >> 32) >= 0) [[likely]] {
+      return;
+    }
+    add_slow(state, delta);
+  }
   /// add(-1).
   void done() { add(-1); }
   /// Blocks until the counter is zero.
-  GORO_API void wait();
+  void wait() {
+    if (static_cast<std::int32_t>(state_.load(std::memory_order_acquire) >> 32) == 0) return;
+    wait_slow();
+  }
 
   /// add(1), then runs f() in a new goroutine that calls done() when f
   /// returns (Go 1.25's WaitGroup.Go). f (and what it holds by value) is
@@ -236,6 +247,10 @@ class wait_group {
   }
 
  private:
+  // add()'s checks and wake-up, given the state it left.
+  GORO_API void add_slow(std::uint64_t state, std::int64_t delta);
+  GORO_API void wait_slow();
+
   std::atomic<std::uint64_t> state_{0};  // counter << 32 | waiters
   detail::sema sema_;
 };

@@ -142,9 +142,7 @@ void rw_mutex::unlock_slow(std::int32_t r) noexcept {
 
 // ---- wait_group ----------------------------------------------------------------
 
-void wait_group::add(std::int64_t delta) {
-  std::uint64_t state = state_.fetch_add(static_cast<std::uint64_t>(delta) << 32, std::memory_order_acq_rel) +
-                        (static_cast<std::uint64_t>(delta) << 32);
+void wait_group::add_slow(std::uint64_t state, std::int64_t delta) {
   auto v = static_cast<std::int32_t>(state >> 32);
   auto w = static_cast<std::uint32_t>(state);
   if (v < 0) throw panic_error("sync: negative wait_group counter");
@@ -162,7 +160,7 @@ void wait_group::add(std::int64_t delta) {
   detail::sema_release_n(&sema_, w);
 }
 
-void wait_group::wait() {
+void wait_group::wait_slow() {
   std::uint64_t state = state_.load(std::memory_order_acquire);
   for (;;) {
     if (static_cast<std::int32_t>(state >> 32) == 0) return;
