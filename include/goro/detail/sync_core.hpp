@@ -217,11 +217,18 @@ class word_guard {
 
 struct weighted_waiter;
 
+// The units held and whether anybody waits share one word, so that taking
+// units nobody waits for, and returning units nobody waits for, is one CAS
+// with no lock (semaphore.cpp).
 struct weighted_core {
+  static constexpr std::uint64_t queued = std::uint64_t{1} << 62;  // the waiter list is not empty
+  static constexpr std::uint64_t held_mask = queued - 1;           // the units held
   std::int64_t size = 0;
-  std::int64_t cur = 0;                  // guarded by lock
+  // held | queued. `queued` is set and cleared only under lock; while it is
+  // set, the held units only go down without the lock (releases).
+  std::atomic<std::uint64_t> state{0};
   std::atomic<std::uint32_t> lock{0};
-  waiter_list<weighted_waiter> waiters;  // guarded by lock; FIFO
+  waiter_list<weighted_waiter> waiters;  // guarded by lock; FIFO; not empty iff queued
 };
 
 GORO_API void weighted_acquire(weighted_core* s, std::int64_t n);
