@@ -3,13 +3,30 @@
 // it is held only for short, non-blocking critical sections, never across a
 // park.
 //
-// Go's lock_futex: spin briefly (the holder is running on another core and
-// will be done in nanoseconds), then sleep on a futex; see lock_slow for
-// the length of the spin.
+// As Go's lock_futex, a waiter spins briefly (the holder is running on
+// another core and will be done in nanoseconds), then sleeps on a futex.
+// Unlike it, unlock is a plain release store, not a second atomic RMW: on
+// the machines measured an RMW costs 5-10 ns even uncontended, and every
+// channel operation takes a channel lock (spsc/1 25 -> 16 ns an item,
+// pingpong/1 120 -> 105 ns a round trip).
 //
-// States of word_: 0 unlocked; 1 locked, nobody asleep; 2 locked, maybe sleepers.
-// Memory order: lock is an acquire RMW, unlock a release RMW, so a critical
-// section synchronizes-before the next one.
+// word_: 0 unlocked, 1 locked. sleepers_: waiters that may sleep on word_.
+// Memory order: lock is an acquire RMW, unlock a release store, so a
+// critical section synchronizes-before the next one.
+//
+// Waking the sleepers without an RMW in unlock is a Dekker pair made
+// asymmetric. unlock stores word_ = 0 and then reads sleepers_, with no
+// fence between them; a waiter about to sleep adds itself to sleepers_,
+// then runs membarrier(PRIVATE_EXPEDITED), which makes every thread of the
+// process that is running execute a full barrier (a thread that is not
+// running passed one when it was switched out), and only then reads word_
+// (and the futex reads it again as it sleeps). So for any unlock, either
+// its store is visible to the waiter's read after the barrier (the waiter
+// takes the lock instead of sleeping), or the unlock's read of sleepers_
+// comes after that barrier and sees the waiter (the unlock wakes it). The
+// expensive half, the barrier, is paid only by a waiter that has already
+// spun and yielded. Where membarrier is not available (old kernels,
+// seccomp, valgrind) a sleeper wakes every 50 us to look again instead.
 //
 // Lock order. Every runtime_mutex has a rank; a thread may take a lock only
 // if every lock it holds has a lower rank, or the same rank at a lower
@@ -39,11 +56,13 @@ enum class lock_rank : std::uint8_t {
 
 #if !defined(NDEBUG)
 #define GORO_LOCK_RANKS 1
-/// Debug builds: record and check lock acquisition order (runtime_mutex.cpp
-/// is header-only: see lock_order_* in scheduler.cpp).
+/// Debug builds: record and check lock acquisition order (defined in
+/// scheduler.cpp).
 void lock_order_acquire(const void* lock, lock_rank rank) noexcept;
 void lock_order_release(const void* lock) noexcept;
 #endif
+
+void runtime_mutex_lock_slow(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& sleepers) noexcept;
 
 class runtime_mutex {
  public:
@@ -64,27 +83,34 @@ class runtime_mutex {
 #if defined(GORO_LOCK_RANKS)
     lock_order_release(this);
 #endif
-    if (word_.exchange(0, std::memory_order_release) == 2) [[unlikely]] {
+    word_.store(0, std::memory_order_release);
+    // Only the compiler must keep the load after the store; the CPU is
+    // ordered by the sleeper's membarrier (see the top of the file).
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (sleepers_.load(std::memory_order_relaxed) != 0) [[unlikely]] {
       futex_wake(&word_, 1);
     }
   }
 
  private:
-  // Spin, then futex (sema.cpp), with twice Go's pause between two looks at
-  // the word: two workers that take turns at one channel (a producer and a
-  // consumer) then each get a few operations in a row on a cache line that
-  // stays theirs, instead of pulling it across at each (spsc/2 39.5 ->
-  // 33.0 ns an item, mpmc/2 42.0 -> 32.7, SelectProdCons/2 232 -> 196).
-  // Shorter is worse, not better: spsc/2 took 65 ns with 10 pauses and 230
-  // with 4 (an Intel Xeon, where a pause is about 9 ns).
-  void lock_slow() noexcept { word_lock_slow(word_, 60); }
+  // Spin, then sleep (runtime_mutex.cpp). The spin looks at the word
+  // sixteen times, 60 pauses apart (Go: four times, 30 apart). Two workers
+  // that take turns at one channel (a producer and a consumer) then each
+  // get a few operations in a row on a cache line that stays theirs,
+  // instead of pulling it across at each (spsc/2 39.5 -> 33.0 ns an item
+  // with four looks 60 apart instead of 30, mpmc/2 42.0 -> 32.7,
+  // SelectProdCons/2 232 -> 196). Shorter is worse, not better: spsc/2 took
+  // 65 ns with 10 pauses and 230 with 4 (an Intel Xeon, where a pause is
+  // about 9 ns).
+  void lock_slow() noexcept { runtime_mutex_lock_slow(word_, sleepers_); }
 
   std::atomic<std::uint32_t> word_{0};
+  std::atomic<std::uint32_t> sleepers_{0};
   [[maybe_unused]] lock_rank rank_;  // read only in debug builds
 };
 
 /// A test-and-test-and-set lock: one CAS to lock, a plain release store to
-/// unlock (a runtime_mutex pays a second RMW to unlock). For locks taken on
+/// unlock, and no sleeping (no sleepers_ to read at unlock). For locks taken on
 /// every go() and return (the goroutine registry) or every traced event,
 /// almost never contended and held for a few writes; a waiter that spins
 /// long gives the CPU away, in case the holder was preempted. No rank: it

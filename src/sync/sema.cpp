@@ -47,13 +47,13 @@ struct sema_waiter {
 // ---- word lock ---------------------------------------------------------------
 // States: 0 unlocked; 1 locked; 2 locked, maybe sleepers (Go's lock_futex).
 
-void word_lock_slow(std::atomic<std::uint32_t>& w, int pauses) noexcept {
+void word_lock_slow(std::atomic<std::uint32_t>& w) noexcept {
   // Go's lock_futex: a few short spins (the holder is running and holds the
   // lock for a handful of instructions), one yield of the thread (the holder
   // may have been preempted), then sleep.
   for (int spin = 0; spin < 5; ++spin) {
     if (spin < 4) {
-      for (int i = 0; i < pauses; ++i) cpu_relax();
+      for (int i = 0; i < 30; ++i) cpu_relax();
     } else {
       os_yield();
     }

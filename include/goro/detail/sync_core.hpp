@@ -188,10 +188,8 @@ class pool_base {
 };
 
 /// The word lock used by pools' shared lists and semaphores: spins briefly,
-/// then sleeps on a futex. Never held across a park. The spin looks at the
-/// word 4 times, `pauses` pause instructions apart (Go's 30), then yields
-/// the thread once.
-GORO_API void word_lock_slow(std::atomic<std::uint32_t>& w, int pauses = 30) noexcept;
+/// then sleeps on a futex. Never held across a park.
+GORO_API void word_lock_slow(std::atomic<std::uint32_t>& w) noexcept;
 GORO_API void word_unlock_slow(std::atomic<std::uint32_t>& w) noexcept;
 
 inline void word_lock(std::atomic<std::uint32_t>& w) noexcept {
