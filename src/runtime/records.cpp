@@ -2,10 +2,16 @@
 //
 // Invariants:
 //  - A free record is a free_node (its first bytes link it); it is on exactly
-//    one list: a processor's cache or the global list.
-//  - The global list and the chunk being carved are guarded by global_mutex.
+//    one list: a processor's cache or a batch of the global stack.
+//  - The global stack of batches and the chunk being carved are guarded by
+//    record_globals::mutex. A batch is a list of free nodes linked by next
+//    (the last one's next is null); its first node holds the batch's length
+//    and the link to the next batch.
 //  - A processor's cache holds at most cache_max records; beyond that a
-//    batch moves to the global list.
+//    batch moves to the global stack, whole, and an empty cache takes a
+//    whole batch back. Neither walks a batch under the mutex: the records
+//    were last written on another core, so each would be a cache miss with
+//    the mutex held (a refill walking 128 of them was 13% of spawn/2).
 #include "runtime/records.hpp"
 
 #include <sys/mman.h>
@@ -24,6 +30,9 @@ namespace {
 
 struct free_node {
   free_node* next;
+  // In a batch's first node only: the next batch and this one's length.
+  free_node* next_batch;
+  std::uint32_t length;
 };
 
 constexpr std::size_t record_size = (sizeof(goroutine) + alignof(goroutine) - 1) & ~(alignof(goroutine) - 1);
@@ -34,7 +43,7 @@ constexpr std::uint32_t cache_max = 4 * batch;
 struct record_globals {
   std::mutex mutex;
   // Guarded by mutex:
-  free_node* free_head = nullptr;
+  free_node* batches = nullptr;  // the stack of batches
   char* chunk = nullptr;
   char* chunk_end = nullptr;
 };
@@ -44,12 +53,25 @@ record_globals& globals() noexcept {
   return *g;
 }
 
-// One record from the global list or a fresh chunk. mutex held.
-free_node* take_global(record_globals& rg) {
-  if (free_node* n = rg.free_head) {
-    rg.free_head = n->next;
-    return n;
+// Pushes the batch first..(length nodes). mutex held.
+void push_batch(record_globals& rg, free_node* first, std::uint32_t length) noexcept {
+  first->next_batch = rg.batches;
+  first->length = length;
+  rg.batches = first;
+}
+
+// Takes the top batch whole; returns its first node and sets length. mutex held.
+free_node* pop_batch(record_globals& rg, std::uint32_t& length) noexcept {
+  free_node* b = rg.batches;
+  if (b != nullptr) {
+    rg.batches = b->next_batch;
+    length = b->length;
   }
+  return b;
+}
+
+// A fresh record from the chunk being carved. mutex held.
+free_node* carve(record_globals& rg) {
   if (rg.chunk == nullptr || rg.chunk_end - rg.chunk < static_cast<std::ptrdiff_t>(record_size)) {
     void* mem = mmap(nullptr, chunk_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (mem == MAP_FAILED) throw std::bad_alloc();
@@ -59,6 +81,17 @@ free_node* take_global(record_globals& rg) {
   auto* n = reinterpret_cast<free_node*>(rg.chunk);
   rg.chunk += record_size;
   return n;
+}
+
+// One record from the top batch (the rest stays a batch) or a fresh chunk.
+// For a plain thread, which has no cache. mutex held.
+free_node* take_one(record_globals& rg) {
+  std::uint32_t length = 0;
+  if (free_node* b = pop_batch(rg, length)) {
+    if (b->next != nullptr) push_batch(rg, b->next, length - 1);
+    return b;
+  }
+  return carve(rg);
 }
 
 void push(record_cache* c, free_node* n) noexcept {
@@ -82,13 +115,31 @@ free_node* pop(record_cache* c) noexcept {
 }  // namespace
 
 goroutine* record_alloc(record_cache* c) {
-  free_node* n = c != nullptr ? pop(c) : nullptr;
-  if (n == nullptr) {
+  free_node* n = nullptr;
+  if (c == nullptr) {
     record_globals& rg = globals();
     std::lock_guard lock(rg.mutex);
-    n = take_global(rg);
-    // Refill the cache with a batch, so the next allocations take no lock.
-    for (std::uint32_t i = 1; c != nullptr && i < batch; ++i) push(c, take_global(rg));
+    n = take_one(rg);
+  } else if ((n = pop(c)) == nullptr) {
+    // The cache is empty: refill it with a batch, so that the next
+    // allocations take no lock. A batch from the stack is taken whole.
+    record_globals& rg = globals();
+    std::uint32_t length = 0;
+    {
+      std::lock_guard lock(rg.mutex);
+      n = pop_batch(rg, length);
+      if (n == nullptr) {
+        n = carve(rg);
+        for (std::uint32_t i = 1; i < batch; ++i) push(c, carve(rg));
+      }
+    }
+    if (length != 0) {
+      // Its nodes were released after linking (record_free), and the mutex
+      // orders that before us: pop() may acquire each of them as usual.
+      san::tsan_acquire(n);
+      c->head.store(n->next, std::memory_order_relaxed);
+      c->count.store(length - 1, std::memory_order_relaxed);
+    }
   }
   san::tsan_acquire(n);
   return ::new (static_cast<void*>(n)) goroutine;
@@ -101,25 +152,23 @@ void record_free(record_cache* c, goroutine* g) noexcept {
   if (c != nullptr) {
     push(c, n);
     if (c->count.load(std::memory_order_relaxed) <= cache_max) return;
-    // Spill a batch to the global list.
+    // Spill a batch to the global stack, linked here, outside the mutex.
     free_node* first = nullptr;
-    free_node* last = nullptr;
     for (std::uint32_t i = 0; i < batch; ++i) {
       free_node* m = pop(c);
       m->next = first;
-      if (last == nullptr) last = m;
+      san::tsan_release(m);  // for the fibers that will pop it from another cache
       first = m;
     }
     record_globals& rg = globals();
     std::lock_guard lock(rg.mutex);
-    last->next = rg.free_head;
-    rg.free_head = first;
+    push_batch(rg, first, batch);
     return;
   }
   record_globals& rg = globals();
   std::lock_guard lock(rg.mutex);
-  n->next = rg.free_head;
-  rg.free_head = n;
+  n->next = nullptr;
+  push_batch(rg, n, 1);
 }
 
 }  // namespace goro::detail
