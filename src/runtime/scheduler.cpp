@@ -196,6 +196,11 @@ void stack_put(processor* p, stack_slot s) noexcept {
     std::uint32_t k = 0;
     char* b = nullptr;
     while (k < 16 && cache_pop(p->stacks, b)) {
+      // Pushed by other fibers of this worker (TSan orders none of them
+      // with us): acquire what each pusher released, so that whoever
+      // takes the stack from the global pool is ordered after its last
+      // user, as stack_get's acquire orders the cache's takers.
+      san::tsan_acquire(b);
       batch[k].base = b;
       ++k;
     }
