@@ -453,6 +453,42 @@ TEST(Stress, PlainThreadsAndGoroutinesShareChannels) {
   });
 }
 
+// More plain threads than cores on one channel of capacity 1: the OS
+// preempts threads that hold the channel's lock, so its waiters spin out and
+// sleep, and unlocks must wake them (runtime_mutex: a sleeper's membarrier
+// against the unlock's plain store and read of the sleepers). A lost wake-up
+// leaves a thread asleep for good, and its bounded join fails.
+TEST(Stress, ChannelLockSleepersAreWoken) {
+  static constexpr int pairs = 6;
+  const std::int64_t per = scaled(100000, 5000);
+  goro::run([per] {
+    struct shared_state {
+      goro::chan<std::int64_t> c = goro::make_chan<std::int64_t>(1);
+      std::atomic<std::int64_t> received{0};
+      std::atomic<std::int64_t> sum{0};
+    };
+    // Shared, not on this stack: a thread that fails its join is detached.
+    auto st = std::make_shared<shared_state>();
+    std::vector<std::unique_ptr<bounded_thread>> threads;
+    for (int i = 0; i < pairs; ++i) {
+      threads.push_back(std::make_unique<bounded_thread>([st, per] {
+        for (std::int64_t k = 0; k < per; ++k) st->c.send(k);
+      }));
+      threads.push_back(std::make_unique<bounded_thread>([st, per] {
+        for (std::int64_t k = 0; k < per; ++k) {
+          st->sum.fetch_add(*st->c.recv(), std::memory_order_relaxed);
+          st->received.fetch_add(1, std::memory_order_relaxed);
+        }
+      }));
+    }
+    bool all_joined = true;
+    for (auto& t : threads) all_joined = t->join(stress_limit) && all_joined;
+    ASSERT_TRUE(all_joined) << "a thread waiting on the channel was never woken";
+    EXPECT_EQ(st->received.load(), pairs * per);
+    EXPECT_EQ(st->sum.load(), pairs * (per * (per - 1) / 2));
+  });
+}
+
 // Plain threads blocked on channels while goroutines wake them, and the
 // other way round, with select and timeouts in the mix.
 TEST(Stress, PingPongBetweenThreadsAndGoroutines) {
