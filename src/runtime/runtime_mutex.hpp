@@ -11,6 +11,14 @@
 // pingpong/1 120 -> 105 ns a round trip).
 //
 // word_: 0 unlocked, 1 locked. sleepers_: waiters that may sleep on word_.
+//
+// Lifetime: unlock reads sleepers_ after its store has let the next holder
+// in, so an object with a runtime_mutex must not be freed by whoever locks
+// it next while an unlock may still be running. Every owner keeps to that:
+// the scheduler's, the timer heaps' and the deadlock check's locks are
+// never freed, poll descriptors are recycled but never freed, and channels
+// and timers are reference-counted, each locker holding a reference until
+// after its unlock.
 // Memory order: lock is an acquire RMW, unlock a release store, so a
 // critical section synchronizes-before the next one.
 //
