@@ -127,9 +127,13 @@ struct scheduler {
 
   // ---- the global queue and the idle list ----
   alignas(64) runtime_mutex lock{lock_rank::sched};
-  // Guarded by lock:
-  goroutine* global_head = nullptr;
-  goroutine* global_tail = nullptr;
+  // Guarded by lock. The global run queue: batches of goroutines, each
+  // linked through goroutine::next and taken whole by one worker, so that
+  // nobody walks goroutines with the lock held (see global_get).
+  goroutine* global_head = nullptr;  // first goroutine of the first batch
+  goroutine* global_last = nullptr;  // first goroutine of the last batch
+  goroutine* global_tail = nullptr;  // last goroutine of the last batch
+  std::uint32_t global_last_len = 0;  // the last batch's length (not in its record)
   processor* idle_head = nullptr;
   // Read without the lock as hints; written under it (global_size, nidle)
   // or with RMWs (nspinning). See the wake-up protocol in scheduler.cpp.

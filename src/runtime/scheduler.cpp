@@ -227,19 +227,42 @@ std::uint64_t next_goroutine_id(processor* p) noexcept {
 
 // ---- run queues ---------------------------------------------------------------
 
-void global_put_batch(goroutine* head, goroutine* tail, std::int64_t n) noexcept {
+// The global run queue is a FIFO of batches: what runq_put_slow spills (half
+// a local queue) stays one batch, and global_get takes the first batch whole.
+// The lock is therefore held for a few pointer moves, never for a walk over
+// goroutines last written on another core: with a walk (Go's globrunqget
+// takes up to 128 goroutines one by one under sched.lock) a broadcast of
+// 100,000 wake-ups kept the lock long enough that its other takers slept.
+// Small puts (a plain thread's ready(), a stopping processor's queue) join
+// the last batch up to a spill's size, so batches stay large.
+//
+// Invariants (all under g_sched.lock): batches are linked head to head
+// through batch_next, the goroutines of one batch through next; a batch's
+// length is in its head's batch_len, except the last batch's, which is in
+// global_last_len (so that joining it writes no other core's record but the
+// tail's). The tail's next is not part of the queue: it may point anywhere.
+constexpr std::uint32_t global_batch_max = local_runq::capacity / 2 + 1;
+
+void global_put_batch(goroutine* head, goroutine* tail, std::uint32_t n) noexcept {
   san::tsan_ignore_accesses ignore;  // goroutine links: the runtime's business (see switch_to)
+  head->batch_next = nullptr;
   runtime_lock_guard lock(g_sched.lock);
-  tail->next = nullptr;
-  if (g_sched.global_tail != nullptr) {
+  if (g_sched.global_last != nullptr && g_sched.global_last_len + n <= global_batch_max) {
     g_sched.global_tail->next = head;
+    g_sched.global_last_len += n;
   } else {
-    g_sched.global_head = head;
+    if (g_sched.global_last != nullptr) {
+      g_sched.global_last->batch_len = g_sched.global_last_len;
+      g_sched.global_last->batch_next = head;
+    } else {
+      g_sched.global_head = head;
+    }
+    g_sched.global_last = head;
+    g_sched.global_last_len = n;
   }
   g_sched.global_tail = tail;
   g_sched.global_size.fetch_add(n, std::memory_order_seq_cst);
 }
-
 void global_put(goroutine* g) noexcept { global_put_batch(g, g, 1); }
 
 // Moves half of a full local queue, plus g, to the global queue. Owner only.
@@ -281,6 +304,27 @@ void runq_put(processor* p, goroutine* g, bool next) noexcept {
       return;
     }
     if (runq_put_slow(p, g, h, t)) return;
+  }
+}
+
+// Puts n goroutines linked through next on p's local queue, in order, with
+// one store of tail when they fit. Owner only.
+void runq_put_list(processor* p, goroutine* first, std::uint32_t n) noexcept {
+  std::uint32_t h = p->runq.head.load(std::memory_order_acquire);
+  std::uint32_t t = p->runq.tail.load(std::memory_order_acquire);  // acquire: see runq_put
+  if (n <= local_runq::capacity - (t - h)) {
+    for (std::uint32_t i = 0; i < n; ++i, first = first->next) {
+      p->runq.slots[(t + i) % local_runq::capacity].store(first, std::memory_order_relaxed);
+    }
+    p->runq.tail.store(t + n, std::memory_order_seq_cst);
+    return;
+  }
+  // No room: one at a time, the overflow spilling to the global queue. Read
+  // each link before queueing its goroutine, which a thief may run at once.
+  for (std::uint32_t i = 0; i < n; ++i) {
+    goroutine* after = first->next;
+    runq_put(p, first, false);
+    first = after;
   }
 }
 
@@ -368,27 +412,44 @@ goroutine* runq_steal(processor* p, processor* victim, bool take_runnext, bool& 
   }
 }
 
-// Takes a batch from the global queue: one to run, some more into p's queue.
-goroutine* global_get(processor* p, std::int64_t max) noexcept {
+// Takes the first batch of the global queue: one goroutine to run, the rest
+// into p's queue (which is empty unless just_one). With just_one (the
+// fairness check of a worker that has local work) it takes the batch's first
+// goroutine only. Go instead takes size/procs+1 so that every processor gets a share;
+// here a worker that took a batch is stolen from like any other.
+goroutine* global_get(processor* p, bool just_one) noexcept {
   if (g_sched.global_size.load(std::memory_order_relaxed) == 0) return nullptr;
   san::tsan_ignore_accesses ignore;  // goroutine links: the runtime's business (see switch_to)
-  runtime_lock_guard lock(g_sched.lock);
-  std::int64_t size = g_sched.global_size.load(std::memory_order_relaxed);
-  if (size == 0) return nullptr;
-  int procs = g_sched.maxprocs.load(std::memory_order_relaxed);
-  std::int64_t n = size / (procs > 0 ? procs : 1) + 1;
-  if (n > size) n = size;
-  if (n > max) n = max;
-  if (n > static_cast<std::int64_t>(local_runq::capacity / 2)) n = local_runq::capacity / 2;
-  g_sched.global_size.fetch_sub(n, std::memory_order_relaxed);
-  goroutine* g = g_sched.global_head;
-  g_sched.global_head = g->next;
-  for (std::int64_t i = 1; i < n; ++i) {
-    goroutine* more = g_sched.global_head;
-    g_sched.global_head = more->next;
-    runq_put(p, more, false);
+  goroutine* g;
+  std::uint32_t n;
+  {
+    runtime_lock_guard lock(g_sched.lock);
+    g = g_sched.global_head;
+    if (g == nullptr) return nullptr;
+    bool last = g == g_sched.global_last;
+    n = last ? g_sched.global_last_len : g->batch_len;
+    if (just_one && n > 1) {
+      // Split: the second goroutine heads what is left of the batch.
+      goroutine* rest = g->next;
+      if (last) {
+        g_sched.global_last = rest;
+        g_sched.global_last_len = n - 1;
+      } else {
+        rest->batch_len = n - 1;
+        rest->batch_next = g->batch_next;
+      }
+      g_sched.global_head = rest;
+      n = 1;
+    } else if (last) {
+      g_sched.global_head = g_sched.global_last = g_sched.global_tail = nullptr;
+      g_sched.global_last_len = 0;
+    } else {
+      g_sched.global_head = g->batch_next;
+    }
+    g_sched.global_size.fetch_sub(n, std::memory_order_relaxed);
   }
-  if (g_sched.global_head == nullptr) g_sched.global_tail = nullptr;
+  // The batch is p's now: queue the rest of it without the lock.
+  if (n > 1) runq_put_list(p, g->next, n - 1);
   return g;
 }
 
@@ -573,7 +634,7 @@ goroutine* next_local(processor* p) noexcept {
     pool_sweep_if_due(p, now);
     // A busy worker may never go idle to poll: let sockets in now and then.
     netpoll_poll_if_stale(now);
-    if (goroutine* g = global_get(p, 1)) return g;
+    if (goroutine* g = global_get(p, true)) return g;
   }
   std::int64_t due = p->timers.earliest.load(std::memory_order_relaxed);
   if (due != 0) {
@@ -581,7 +642,7 @@ goroutine* next_local(processor* p) noexcept {
     if (due <= now) relaxed_add<std::uint64_t>(p->ntimer, timer_run_due(p->timers, now));
   }
   if (goroutine* g = runq_get(p)) return g;
-  return global_get(p, local_runq::capacity / 2);
+  return global_get(p, false);
 }
 
 // Switches away from the running goroutine g, whose status says why

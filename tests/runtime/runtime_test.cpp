@@ -67,6 +67,62 @@ TEST(Go, WorksFromAPlainThread) {
   EXPECT_EQ(done.recv(), 7);
 }
 
+// Goroutines started off the workers go through the global run queue, in
+// batches that the workers take whole: from several threads at once, at one
+// and two processors, every one of them runs.
+TEST(Go, ManyFromPlainThreadsAllRun) {
+  for (int procs : {1, 2}) {
+    scoped_setting one(goro::gomaxprocs, procs);
+    constexpr int threads = 4, each = 3000;
+    auto done = goro::make_chan<int>(threads * each);
+    std::vector<std::unique_ptr<bounded_thread>> spawners;
+    for (int t = 0; t < threads; ++t) {
+      spawners.push_back(std::make_unique<bounded_thread>([done] {
+        for (int i = 0; i < each; ++i) goro::go([done] { done.send(1); });
+      }));
+    }
+    for (auto& t : spawners) ASSERT_TRUE(t->join());
+    EXPECT_TRUE(wait_for(done, threads * each)) << "procs " << procs;
+  }
+}
+
+// Go's fairness rule: a processor whose local queue never runs dry (two
+// goroutines handing a value back and forth) still takes a goroutine from
+// the global queue now and then, so goroutines queued there (here, started
+// by a plain thread) do not starve. Starving, the test's own waits (woken
+// by the plain thread into the same queue) would never return: the alarm
+// bounds it.
+TEST(Go, GlobalQueueIsServedWhileLocalWorkNeverRunsOut) {
+  alarm_bound bound("the global run queue starved behind a ping-pong", std::chrono::seconds(60));
+  goro::run([] {
+    scoped_setting one(goro::gomaxprocs, 1);
+    auto ping = goro::make_chan<int>(), pong = goro::make_chan<int>();
+    auto stopped = goro::make_chan<int>(2);
+    std::atomic<bool> stop{false};
+    goro::go([&] {
+      while (!stop.load()) {
+        ping.send(1);
+        pong.recv();
+      }
+      ping.close();
+      stopped.send(1);
+    });
+    goro::go([&] {
+      for (int v : ping) pong.send(v);
+      stopped.send(1);
+    });
+    constexpr int n = 1000;
+    auto done = goro::make_chan<int>(n);
+    bounded_thread spawner([done] {
+      for (int i = 0; i < n; ++i) goro::go([done] { done.send(1); });
+    });
+    EXPECT_TRUE(spawner.join());
+    EXPECT_TRUE(wait_for(done, n));
+    stop.store(true);
+    EXPECT_TRUE(wait_for(stopped, 2));
+  });
+}
+
 TEST(Run, ReturnsTheResult) {
   EXPECT_EQ(goro::run([] { return 3; }), 3);
   std::string s = goro::run([] { return std::string("abc"); });
