@@ -287,6 +287,8 @@ void unlink_from_anchor(cancel_node* c) noexcept {
 void unobserved(ctx_node* n) noexcept {
   if (n->kind != ctx_kind::cancel) return;
   auto* c = static_cast<cancel_node*>(n);
+  // Cancelled: already left (err never goes back to 0), no lock needed.
+  if (c->err.load(std::memory_order_acquire) != 0) return;
   if (!c->leaves_when_unobserved()) return;
   {
     std::lock_guard lock(c->mu);
@@ -414,8 +416,11 @@ struct detail_context_access {
   // A moved-from context is the background context.
   static detail::ctx_node* node(const context& c) noexcept { return c.n_ ? c.n_ : detail::background_node(); }
   static context adopt(detail::ctx_node* n) noexcept { return context(n); }
+  /// A cancel_func for n, just made: only its creator holds handles to it
+  /// (the anchor's list holds refs, never handles), so the count is
+  /// raised with a plain store instead of an RMW.
   static cancel_func canceller(detail::ctx_node* n) noexcept {
-    detail::ctx_retain(n);
+    n->handles.store(n->handles.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     return cancel_func(n);
   }
 };
