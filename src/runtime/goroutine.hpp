@@ -58,22 +58,13 @@ struct bubble_state;  // goro::testing::bubble (bubble.hpp)
 
 struct goroutine {
   machine_context context;  // saved registers while not running
-  goroutine* next = nullptr;  // link in the global run queue / free list (owner: that list)
   std::atomic<gstatus> status{gstatus::pending};
   std::atomic<wait_reason> reason{wait_reason::none};
   // Part of a deadlock already reported: parked for good, left out of leak
   // checks and later deadlock checks. Written under the shard lock.
   bool abandoned = false;
   bool main = false;             // started by run() (stays true once abandoned)
-  // A member of a bubble waits on a channel of another bubble or of none:
-  // not durably blocked. Written by the goroutine before it parks and
-  // cleared once it runs again; read by whoever commits or ends the park.
-  bool wait_outside = false;
   std::uint16_t shard = 0;       // registry shard (processor id at start, or max_procs)
-  // The global run queue is a list of batches (scheduler.cpp): on the first
-  // goroutine of each batch but the last, the batch's length and the next
-  // batch's first goroutine. Guarded by the scheduler's lock while queued.
-  std::uint32_t batch_len = 0;
   run_state* run = nullptr;      // run()'s main goroutine: its caller; else null
   // The bubble it was started in, fixed at start (null: none). A bubble's
   // driver sets its own while it starts the bubble's first goroutine and
@@ -81,7 +72,10 @@ struct goroutine {
   // bubble. Atomic (relaxed) because a bubble's deadlock report reads every
   // goroutine's, a driver's included.
   std::atomic<bubble_state*> bubble{nullptr};
-  goroutine* batch_next = nullptr;  // see batch_len
+  // A member of a bubble waits on a channel of another bubble or of none:
+  // not durably blocked. Written by the goroutine before it parks and
+  // cleared once it runs again; read by whoever commits or ends the park.
+  bool wait_outside = false;
   std::uint64_t id = 0;
   std::uint64_t parent = 0;      // id of the goroutine that started it; 0: a plain thread
   goroutine* all_prev = nullptr;  // registry links (shard lock)

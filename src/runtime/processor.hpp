@@ -41,6 +41,16 @@ struct local_runq {
   }
 };
 
+/// A batch of the global run queue (see scheduler.cpp): half a local queue
+/// and the goroutine that did not fit.
+struct run_batch {
+  static constexpr std::uint32_t capacity = local_runq::capacity / 2 + 1;
+  run_batch* next = nullptr;
+  std::uint32_t first = 0;  // g[first..n) are queued
+  std::uint32_t n = 0;
+  goroutine* g[capacity];
+};
+
 /// A processor's cache of free stacks and goroutine records. Touched only by
 /// code running on the processor, but by several fibers there (goroutines and
 /// the worker's own context), so the fields are relaxed atomics: TSan then
@@ -70,6 +80,9 @@ struct processor {
   std::atomic<std::uint64_t> id_next{0}, id_end{0};  // a batch of goroutine ids
   local_cache<char*, 32> stacks;                     // slot bases (no canary slots here)
   record_cache records;                              // free pending-goroutine records
+  // A free batch of the global run queue, kept for this processor's next
+  // spill (runq_put_slow) so that it is filled without the lock.
+  std::atomic<run_batch*> spare_batch{nullptr};
 
   // ---- the worker's own context (g0), written once at worker start ----
   machine_context g0;
@@ -127,13 +140,14 @@ struct scheduler {
 
   // ---- the global queue and the idle list ----
   alignas(64) runtime_mutex lock{lock_rank::sched};
-  // Guarded by lock. The global run queue: batches of goroutines, each
-  // linked through goroutine::next and taken whole by one worker, so that
-  // nobody walks goroutines with the lock held (see global_get).
-  goroutine* global_head = nullptr;  // first goroutine of the first batch
-  goroutine* global_last = nullptr;  // first goroutine of the last batch
-  goroutine* global_tail = nullptr;  // last goroutine of the last batch
-  std::uint32_t global_last_len = 0;  // the last batch's length (not in its record)
+  // Guarded by lock. The global run queue: a FIFO of batches (arrays of
+  // goroutine pointers, scheduler.cpp), each taken whole by one worker, so
+  // that nobody touches a goroutine with the lock held (see global_get);
+  // and the free batches.
+  run_batch* global_first = nullptr;
+  run_batch* global_last = nullptr;
+  run_batch* free_batches = nullptr;
+  std::uint32_t nfree_batches = 0;
   processor* idle_head = nullptr;
   // Read without the lock as hints; written under it (global_size, nidle)
   // or with RMWs (nspinning). See the wake-up protocol in scheduler.cpp.

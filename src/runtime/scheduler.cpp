@@ -227,58 +227,124 @@ std::uint64_t next_goroutine_id(processor* p) noexcept {
 
 // ---- run queues ---------------------------------------------------------------
 
-// The global run queue is a FIFO of batches: what runq_put_slow spills (half
-// a local queue) stays one batch, and global_get takes the first batch whole.
-// The lock is therefore held for a few pointer moves, never for a walk over
-// goroutines last written on another core: with a walk (Go's globrunqget
-// takes up to 128 goroutines one by one under sched.lock) a broadcast of
-// 100,000 wake-ups kept the lock long enough that its other takers slept.
-// Small puts (a plain thread's ready(), a stopping processor's queue) join
-// the last batch up to a spill's size, so batches stay large.
+// The global run queue is a FIFO of batches, each an array of goroutine
+// pointers. What runq_put_slow spills (half a local queue and the goroutine
+// that did not fit) is one batch, filled by the spilling processor before it
+// takes the lock; global_get takes the first batch whole and copies it into
+// its local queue after releasing the lock. The lock is therefore held for a
+// few pointer moves, and no goroutine record is read before the goroutine
+// runs. Go's globrunqget instead walks up to 128 goroutines linked through
+// their records under sched.lock, a cache miss each on a record another core
+// wrote: long enough, in a broadcast of 100,000 wake-ups, for the lock's other
+// takers to sleep. Single goroutines (a plain thread's go() or ready(), a
+// stopping processor's queue) join the last batch while it has room.
 //
-// Invariants (all under g_sched.lock): batches are linked head to head
-// through batch_next, the goroutines of one batch through next; a batch's
-// length is in its head's batch_len, except the last batch's, which is in
-// global_last_len (so that joining it writes no other core's record but the
-// tail's). The tail's next is not part of the queue: it may point anywhere.
-constexpr std::uint32_t global_batch_max = local_runq::capacity / 2 + 1;
+// Invariants, under g_sched.lock: global_first..global_last are linked
+// through next; a queued batch holds g[first..n), first < n; global_size is
+// the sum of their n - first. free_batches holds nfree_batches empty
+// batches, at most free_batches_max. A batch on neither list belongs to one
+// processor: its spare_batch (owner only), or the one global_get is
+// emptying.
+constexpr std::uint32_t batch_capacity = run_batch::capacity;
+constexpr std::uint32_t free_batches_max = 64;
 
-void global_put_batch(goroutine* head, goroutine* tail, std::uint32_t n) noexcept {
-  san::tsan_ignore_accesses ignore;  // goroutine links: the runtime's business (see switch_to)
-  head->batch_next = nullptr;
-  runtime_lock_guard lock(g_sched.lock);
-  if (g_sched.global_last != nullptr && g_sched.global_last_len + n <= global_batch_max) {
-    g_sched.global_tail->next = head;
-    g_sched.global_last_len += n;
-  } else {
-    if (g_sched.global_last != nullptr) {
-      g_sched.global_last->batch_len = g_sched.global_last_len;
-      g_sched.global_last->batch_next = head;
-    } else {
-      g_sched.global_head = head;
-    }
-    g_sched.global_last = head;
-    g_sched.global_last_len = n;
-  }
-  g_sched.global_tail = tail;
-  g_sched.global_size.fetch_add(n, std::memory_order_seq_cst);
+run_batch* batch_new() noexcept {
+  auto* b = new (std::nothrow) run_batch;
+  if (b == nullptr) fatal("out of memory for the global run queue");
+  return b;
 }
-void global_put(goroutine* g) noexcept { global_put_batch(g, g, 1); }
 
-// Moves half of a full local queue, plus g, to the global queue. Owner only.
+// Under the lock: queues b, filled.
+void global_link(run_batch* b) noexcept {
+  b->next = nullptr;
+  if (g_sched.global_last != nullptr) {
+    g_sched.global_last->next = b;
+  } else {
+    g_sched.global_first = b;
+  }
+  g_sched.global_last = b;
+  g_sched.global_size.fetch_add(b->n - b->first, std::memory_order_seq_cst);
+}
+
+// Under the lock: a free batch, or null.
+run_batch* free_pop() noexcept {
+  run_batch* b = g_sched.free_batches;
+  if (b != nullptr) {
+    g_sched.free_batches = b->next;
+    --g_sched.nfree_batches;
+  }
+  return b;
+}
+
+// Under the lock: keeps b for reuse; returns it instead when enough are kept
+// (the caller deletes it after unlocking).
+run_batch* free_push(run_batch* b) noexcept {
+  if (g_sched.nfree_batches == free_batches_max) return b;
+  b->next = g_sched.free_batches;
+  g_sched.free_batches = b;
+  ++g_sched.nfree_batches;
+  return nullptr;
+}
+
+void global_put(goroutine* g) noexcept {
+  san::tsan_ignore_accesses ignore;  // batches: the runtime's business (see switch_to)
+  run_batch* fresh = nullptr;        // allocated without the lock when no free batch was left
+  for (;;) {
+    {
+      runtime_lock_guard lock(g_sched.lock);
+      run_batch* last = g_sched.global_last;
+      if (last != nullptr && last->n < batch_capacity) {
+        last->g[last->n++] = g;
+        g_sched.global_size.fetch_add(1, std::memory_order_seq_cst);
+        break;
+      }
+      run_batch* b = fresh != nullptr ? std::exchange(fresh, nullptr) : free_pop();
+      if (b != nullptr) {
+        b->first = 0;
+        b->n = 1;
+        b->g[0] = g;
+        global_link(b);
+        break;
+      }
+    }
+    fresh = batch_new();
+  }
+  delete fresh;  // not needed after all: another put made room meanwhile
+}
+
+// Moves half of a full local queue, plus g, to the global queue as one batch.
+// Owner only.
 bool runq_put_slow(processor* p, goroutine* g, std::uint32_t h, std::uint32_t t) noexcept {
-  san::tsan_ignore_accesses ignore;  // goroutine links: the runtime's business (see switch_to)
+  san::tsan_ignore_accesses ignore;  // batches: the runtime's business (see switch_to)
   constexpr std::uint32_t n = local_runq::capacity / 2;
-  goroutine* batch[n + 1];
+  run_batch* b = p->spare_batch.load(std::memory_order_relaxed);
+  if (b == nullptr) {
+    b = batch_new();
+    p->spare_batch.store(b, std::memory_order_relaxed);
+  }
   for (std::uint32_t i = 0; i < n; ++i) {
-    batch[i] = p->runq.slots[(h + i) % local_runq::capacity].load(std::memory_order_relaxed);
+    b->g[i] = p->runq.slots[(h + i) % local_runq::capacity].load(std::memory_order_relaxed);
   }
   if (!p->runq.head.compare_exchange_strong(h, h + n, std::memory_order_acq_rel)) return false;
   (void)t;
-  batch[n] = g;
-  for (std::uint32_t i = 0; i < n; ++i) batch[i]->next = batch[i + 1];
-  global_put_batch(batch[0], batch[n], n + 1);
+  b->g[n] = g;
+  b->first = 0;
+  b->n = n + 1;
+  runtime_lock_guard lock(g_sched.lock);
+  global_link(b);
+  // The next spill's batch, filled without the lock as this one was.
+  p->spare_batch.store(free_pop(), std::memory_order_relaxed);
   return true;
+}
+
+// Starts fetching g's record, which the worker is about to read (to run g)
+// and another core most likely wrote (a spawner, a waker): a queue of
+// goroutines then costs no cache miss each. A stale pointer costs nothing
+// but a useless prefetch.
+inline void prefetch_record(const goroutine* g) noexcept {
+  auto* rec = reinterpret_cast<const char*>(g);
+  for (std::size_t off = 0; off < sizeof(goroutine); off += 64) __builtin_prefetch(rec + off);
+  __builtin_prefetch(rec + sizeof(goroutine) - 1);
 }
 
 // Puts g on p's local queue; in runnext when `next`. Owner only (code running on p).
@@ -307,25 +373,19 @@ void runq_put(processor* p, goroutine* g, bool next) noexcept {
   }
 }
 
-// Puts n goroutines linked through next on p's local queue, in order, with
-// one store of tail when they fit. Owner only.
-void runq_put_list(processor* p, goroutine* first, std::uint32_t n) noexcept {
+// Puts gs[0..n) on p's local queue, in order, with one store of tail when
+// they fit. Owner only.
+void runq_put_array(processor* p, goroutine* const* gs, std::uint32_t n) noexcept {
   std::uint32_t h = p->runq.head.load(std::memory_order_acquire);
   std::uint32_t t = p->runq.tail.load(std::memory_order_acquire);  // acquire: see runq_put
   if (n <= local_runq::capacity - (t - h)) {
-    for (std::uint32_t i = 0; i < n; ++i, first = first->next) {
-      p->runq.slots[(t + i) % local_runq::capacity].store(first, std::memory_order_relaxed);
+    for (std::uint32_t i = 0; i < n; ++i) {
+      p->runq.slots[(t + i) % local_runq::capacity].store(gs[i], std::memory_order_relaxed);
     }
     p->runq.tail.store(t + n, std::memory_order_seq_cst);
     return;
   }
-  // No room: one at a time, the overflow spilling to the global queue. Read
-  // each link before queueing its goroutine, which a thief may run at once.
-  for (std::uint32_t i = 0; i < n; ++i) {
-    goroutine* after = first->next;
-    runq_put(p, first, false);
-    first = after;
-  }
+  for (std::uint32_t i = 0; i < n; ++i) runq_put(p, gs[i], false);  // the overflow spills
 }
 
 // Takes the next goroutine from p's local queue. Owner only.
@@ -341,7 +401,12 @@ goroutine* runq_get(processor* p) noexcept {
     std::uint32_t t = p->runq.tail.load(std::memory_order_acquire);
     if (t == h) return nullptr;
     goroutine* g = p->runq.slots[h % local_runq::capacity].load(std::memory_order_relaxed);
-    if (p->runq.head.compare_exchange_weak(h, h + 1, std::memory_order_acq_rel)) return g;
+    if (p->runq.head.compare_exchange_weak(h, h + 1, std::memory_order_acq_rel)) {
+      // The goroutine after it will most likely run next, here: start
+      // fetching its record while g runs.
+      if (t - h > 1) prefetch_record(p->runq.slots[(h + 1) % local_runq::capacity].load(std::memory_order_relaxed));
+      return g;
+    }
   }
 }
 
@@ -406,6 +471,7 @@ goroutine* runq_steal(processor* p, processor* victim, bool take_runnext, bool& 
     if (victim->runq.head.compare_exchange_strong(vh, vh + n, std::memory_order_acq_rel)) {
       n -= 1;
       goroutine* g = p->runq.slots[(t + n) % local_runq::capacity].load(std::memory_order_relaxed);
+      prefetch_record(g);
       if (n != 0) p->runq.tail.store(t + n, std::memory_order_seq_cst);
       return g;
     }
@@ -415,41 +481,41 @@ goroutine* runq_steal(processor* p, processor* victim, bool take_runnext, bool& 
 // Takes the first batch of the global queue: one goroutine to run, the rest
 // into p's queue (which is empty unless just_one). With just_one (the
 // fairness check of a worker that has local work) it takes the batch's first
-// goroutine only. Go instead takes size/procs+1 so that every processor gets a share;
-// here a worker that took a batch is stolen from like any other.
+// goroutine only. Go instead takes size/procs+1 so that every processor gets
+// a share; here a worker that took a batch is stolen from like any other.
 goroutine* global_get(processor* p, bool just_one) noexcept {
   if (g_sched.global_size.load(std::memory_order_relaxed) == 0) return nullptr;
-  san::tsan_ignore_accesses ignore;  // goroutine links: the runtime's business (see switch_to)
-  goroutine* g;
-  std::uint32_t n;
+  san::tsan_ignore_accesses ignore;  // batches: the runtime's business (see switch_to)
+  run_batch* b;
+  run_batch* extra = nullptr;  // a spare the free list had no room for
   {
     runtime_lock_guard lock(g_sched.lock);
-    g = g_sched.global_head;
-    if (g == nullptr) return nullptr;
-    bool last = g == g_sched.global_last;
-    n = last ? g_sched.global_last_len : g->batch_len;
-    if (just_one && n > 1) {
-      // Split: the second goroutine heads what is left of the batch.
-      goroutine* rest = g->next;
-      if (last) {
-        g_sched.global_last = rest;
-        g_sched.global_last_len = n - 1;
-      } else {
-        rest->batch_len = n - 1;
-        rest->batch_next = g->batch_next;
-      }
-      g_sched.global_head = rest;
-      n = 1;
-    } else if (last) {
-      g_sched.global_head = g_sched.global_last = g_sched.global_tail = nullptr;
-      g_sched.global_last_len = 0;
-    } else {
-      g_sched.global_head = g->batch_next;
+    b = g_sched.global_first;
+    if (b == nullptr) return nullptr;
+    if (just_one && b->n - b->first > 1) {
+      g_sched.global_size.fetch_sub(1, std::memory_order_relaxed);
+      return b->g[b->first++];
     }
-    g_sched.global_size.fetch_sub(n, std::memory_order_relaxed);
+    g_sched.global_first = b->next;
+    if (g_sched.global_first == nullptr) g_sched.global_last = nullptr;
+    g_sched.global_size.fetch_sub(b->n - b->first, std::memory_order_relaxed);
+    // b becomes p's spare once emptied: give the old one back.
+    if (run_batch* old = p->spare_batch.load(std::memory_order_relaxed)) {
+      p->spare_batch.store(nullptr, std::memory_order_relaxed);
+      extra = free_push(old);
+    }
   }
-  // The batch is p's now: queue the rest of it without the lock.
-  if (n > 1) runq_put_list(p, g->next, n - 1);
+  // The batch is p's now: queue it without the lock.
+  goroutine* g = b->g[b->first];
+  prefetch_record(g);
+  if (b->n - b->first > 1) prefetch_record(b->g[b->first + 1]);  // runs next
+  if (b->n - b->first > 1) runq_put_array(p, b->g + b->first + 1, b->n - b->first - 1);
+  if (p->spare_batch.load(std::memory_order_relaxed) == nullptr) {
+    p->spare_batch.store(b, std::memory_order_relaxed);
+  } else {
+    delete b;  // runq_put_array spilled and made a spare meanwhile
+  }
+  delete extra;
   return g;
 }
 
