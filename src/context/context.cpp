@@ -287,7 +287,8 @@ void unlink_from_anchor(cancel_node* c) noexcept {
 void unobserved(ctx_node* n) noexcept {
   if (n->kind != ctx_kind::cancel) return;
   auto* c = static_cast<cancel_node*>(n);
-  // Cancelled: already left (err never goes back to 0), no lock needed.
+  // Cancelled: it has left its anchor, or whoever cancelled it is unlinking
+  // it (err never goes back to 0). No lock needed.
   if (c->err.load(std::memory_order_acquire) != 0) return;
   if (!c->leaves_when_unobserved()) return;
   {

@@ -5,9 +5,11 @@
 // the runtime blocks a worker in a system call (blocking calls go to their own
 // thread pool), so Go's separation of M from P would buy nothing here.
 //
-// Lock order (outer first): channel locks (in address order) → sched.lock →
-// timer heap locks. The global run queue and the idle list are under
-// sched.lock; a processor's local run queue is lock-free.
+// Lock order (outer first), as lock_rank in runtime_mutex.hpp checks it in
+// debug builds: the deadlock check's lock → a timer's lock → channel locks
+// (in address order) → poll descriptors → timer heap locks → sched.lock. The
+// global run queue and the idle list are under sched.lock; a processor's
+// local run queue is lock-free.
 #pragma once
 
 #include <atomic>
@@ -42,7 +44,7 @@ struct local_runq {
 };
 
 /// A batch of the global run queue (see scheduler.cpp): half a local queue
-/// and the goroutine that did not fit.
+/// and the goroutine that did not fit, or single goroutines put one by one.
 struct run_batch {
   static constexpr std::uint32_t capacity = local_runq::capacity / 2 + 1;
   run_batch* next = nullptr;

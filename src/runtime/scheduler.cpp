@@ -243,8 +243,8 @@ std::uint64_t next_goroutine_id(processor* p) noexcept {
 // through next; a queued batch holds g[first..n), first < n; global_size is
 // the sum of their n - first. free_batches holds nfree_batches empty
 // batches, at most free_batches_max. A batch on neither list belongs to one
-// processor: its spare_batch (owner only), or the one global_get is
-// emptying.
+// thread: a processor's spare_batch (owner only), the one a global_get is
+// emptying, or the one a global_put allocated without the lock.
 constexpr std::uint32_t batch_capacity = run_batch::capacity;
 constexpr std::uint32_t free_batches_max = 64;
 
@@ -508,12 +508,19 @@ goroutine* global_get(processor* p, bool just_one) noexcept {
   // The batch is p's now: queue it without the lock.
   goroutine* g = b->g[b->first];
   prefetch_record(g);
-  if (b->n - b->first > 1) prefetch_record(b->g[b->first + 1]);  // runs next
-  if (b->n - b->first > 1) runq_put_array(p, b->g + b->first + 1, b->n - b->first - 1);
+  if (b->n - b->first > 1) {
+    prefetch_record(b->g[b->first + 1]);  // runs next
+    runq_put_array(p, b->g + b->first + 1, b->n - b->first - 1);
+    // Between the unlock and the store of tail these goroutines were on no
+    // queue another worker could see: one that looked then (global_size
+    // already 0, this ring still empty) may have gone to sleep. Wake one, as
+    // whoever adds work does (the store of tail was seq_cst).
+    wakep();
+  }
   if (p->spare_batch.load(std::memory_order_relaxed) == nullptr) {
     p->spare_batch.store(b, std::memory_order_relaxed);
   } else {
-    delete b;  // runq_put_array spilled and made a spare meanwhile
+    delete b;  // runq_put_array spilled and made a spare (defensive: the ring was empty)
   }
   delete extra;
   return g;

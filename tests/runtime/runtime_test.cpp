@@ -98,16 +98,16 @@ TEST(Go, GlobalQueueIsServedWhileLocalWorkNeverRunsOut) {
     scoped_setting one(goro::gomaxprocs, 1);
     auto ping = goro::make_chan<int>(), pong = goro::make_chan<int>();
     auto stopped = goro::make_chan<int>(2);
-    std::atomic<bool> stop{false};
-    goro::go([&] {
-      while (!stop.load()) {
+    auto stop = std::make_shared<std::atomic<bool>>(false);  // by value: they may outlive a failed test
+    goro::go([=] {
+      while (!stop->load()) {
         ping.send(1);
         pong.recv();
       }
       ping.close();
       stopped.send(1);
     });
-    goro::go([&] {
+    goro::go([=] {
       for (int v : ping) pong.send(v);
       stopped.send(1);
     });
@@ -118,7 +118,7 @@ TEST(Go, GlobalQueueIsServedWhileLocalWorkNeverRunsOut) {
     });
     EXPECT_TRUE(spawner.join());
     EXPECT_TRUE(wait_for(done, n));
-    stop.store(true);
+    stop->store(true);
     EXPECT_TRUE(wait_for(stopped, 2));
   });
 }
