@@ -72,7 +72,7 @@ TEST(Go, WorksFromAPlainThread) {
 // and two processors, every one of them runs.
 TEST(Go, ManyFromPlainThreadsAllRun) {
   for (int procs : {1, 2}) {
-    scoped_setting one(goro::gomaxprocs, procs);
+    scoped_setting at(goro::gomaxprocs, procs);
     constexpr int threads = 4, each = 3000;
     auto done = goro::make_chan<int>(threads * each);
     std::vector<std::unique_ptr<bounded_thread>> spawners;
