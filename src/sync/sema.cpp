@@ -26,6 +26,8 @@
 // the lock rare: a sema is touched only when somebody waits.
 #include "goro/detail/sync_core.hpp"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <new>
@@ -192,8 +194,35 @@ void notify_list_notify_one(notify_list* l) noexcept {
 
 std::int64_t sync_nanotime() noexcept { return nanotime(); }
 
+namespace {
+
+// One spin round lasts about spin_round_ns, whatever a PAUSE costs on this
+// CPU. Go's round is 30 PAUSEs, tuned when a PAUSE took ~10 cycles: 0.3 us
+// on this project's Xeon VM (11 ns a PAUSE), 1.3 us on a Skylake server part
+// (~140 cycles). A waiter's probe of the state word takes the cache line
+// from the holder, so short rounds slow the holder down: Mutex/2 ran 1.35x
+// slower with 30 PAUSEs a round than with 100 on that VM (bench/limits.md).
+// The four rounds of sync_can_spin then spin about 4 us before parking,
+// about what parking and being woken through an idle worker costs.
+constexpr std::int64_t spin_round_ns = 1000;
+
+int measure_spin_round_pauses() noexcept {
+  constexpr int probe = 128;
+  std::int64_t best = INT64_MAX;
+  for (int round = 0; round < 3; ++round) {  // the fastest of 3: a preempted probe counts for nothing
+    std::int64_t t0 = nanotime();
+    for (int i = 0; i < probe; ++i) cpu_relax();
+    best = std::min(best, nanotime() - t0);
+  }
+  std::int64_t n = best <= 0 ? 300 : spin_round_ns * probe / best;
+  return static_cast<int>(std::clamp<std::int64_t>(n, 10, 300));
+}
+
+}  // namespace
+
 void sync_spin() noexcept {
-  for (int i = 0; i < 30; ++i) cpu_relax();
+  static const int pauses = measure_spin_round_pauses();  // once, on the first contended lock
+  for (int i = 0; i < pauses; ++i) cpu_relax();
 }
 
 [[noreturn]] void sync_fatal(const char* msg) noexcept {
