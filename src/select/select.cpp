@@ -117,7 +117,7 @@ std::size_t select_raw(select_case_raw* cases, std::size_t n, bool has_default) 
   std::size_t live = 0;
   for (std::size_t i = 0; i < n; ++i) {
     if (cases[i].chan == nullptr) continue;
-    std::size_t j = fastrand() % (live + 1);
+    std::size_t j = fastrandn(static_cast<std::uint32_t>(live + 1));
     pollorder[live] = pollorder[j];
     pollorder[j] = i;
     ++live;
