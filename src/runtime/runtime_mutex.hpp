@@ -103,14 +103,14 @@ class runtime_mutex {
  private:
   // Spin, then sleep (runtime_mutex.cpp). The spin looks at the word
   // sixteen times, 60 pauses apart at first and 240 at last (Go: four
-  // times, 30 apart). Two workers
-  // that take turns at one channel (a producer and a consumer) then each
-  // get a few operations in a row on a cache line that stays theirs,
-  // instead of pulling it across at each (spsc/2 39.5 -> 33.0 ns an item
-  // with four looks 60 apart instead of 30, mpmc/2 42.0 -> 32.7,
-  // SelectProdCons/2 232 -> 196). Shorter is worse, not better: spsc/2 took
-  // 65 ns with 10 pauses and 230 with 4 (an Intel Xeon, where a pause is
-  // about 9 ns).
+  // times, 30 apart). Two workers that take turns at one channel (a
+  // producer and a consumer) then each get a few operations in a row on a
+  // cache line that stays theirs, instead of pulling it across at each.
+  // Four looks 60 apart instead of 30 took spsc/2 from 39.5 to 33.0 ns an
+  // item, mpmc/2 from 42.0 to 32.7, SelectProdCons/2 from 232 to 196.
+  // Shorter is worse, not better: spsc/2 took 65 ns with 10 pauses and 230
+  // with 4 (an Intel Xeon, where a pause is about 9 ns). The backoff is
+  // argued in runtime_mutex.cpp.
   void lock_slow() noexcept { runtime_mutex_lock_slow(word_, sleepers_); }
 
   std::atomic<std::uint32_t> word_{0};

@@ -197,9 +197,9 @@ std::int64_t sync_nanotime() noexcept { return nanotime(); }
 namespace {
 
 // One spin round lasts about spin_round_ns, whatever a PAUSE costs on this
-// CPU. Go's round is 30 PAUSEs, tuned when a PAUSE took ~10 cycles: 0.3 us
-// on this project's Xeon VM (11 ns a PAUSE), 1.3 us on a Skylake server part
-// (~140 cycles). A waiter's probe of the state word takes the cache line
+// CPU. Go's round is 30 PAUSEs whatever they cost: 0.3 us on this project's
+// Xeon VM (11 ns a PAUSE), about 1.4 us on a Skylake server part (~140
+// cycles a PAUSE). A waiter's probe of the state word takes the cache line
 // from the holder, so short rounds slow the holder down: Mutex/2 ran 1.35x
 // slower with 30 PAUSEs a round than with 100 on that VM (bench/limits.md).
 // The four rounds of sync_can_spin then spin about 4 us before parking,
