@@ -51,8 +51,14 @@ void runtime_mutex_lock_slow(std::atomic<std::uint32_t>& word, std::atomic<std::
   // twice, 120 twice, then 240 (see runtime_mutex::lock_slow). A short
   // wait (a hand-off's, pingpong/2) is over at the first looks, while two
   // workers that keep meeting at one channel each get longer turns on its
-  // cache line: mpmc/2 0.82 and spsc/2 0.92 of what 60 apart throughout
-  // took, pingpong, thread_ring, skynet and select within 0.96-1.03.
+  // cache line. Over four A/Bs against 60 apart throughout: mpmc/2
+  // 0.79-0.88, spsc/2 0.90-0.95, pingpong/2 0.94-0.98; thread_ring,
+  // spsc_cap1, skynet and select 0.94-1.04.
+  //
+  // The counts are of PAUSEs, measured where one takes 9-11 ns. Where one
+  // takes ~140 cycles (Skylake server parts) the same looks would spin
+  // about four times as long before the sleep; goro::mutex's spin is timed
+  // instead (sync_spin), and this one is not yet (bench/limits.md).
   for (int spin = 0; spin < 17; ++spin) {
     if (spin < 16) {
       int pauses = 60 << (spin < 4 ? spin / 2 : 2);
