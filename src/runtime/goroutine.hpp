@@ -14,10 +14,11 @@
 //    will ready it, the worker switching away from it.
 //  - The registry (every goroutine started and not yet returned, for dumps
 //    and the deadlock check) reads a goroutine from other threads: id,
-//    parent, spawn_site and run are written before it is registered and
-//    never after; reason and wait_since are relaxed atomics written by the
+//    parent, spawn_site and run are written before it first runs and never
+//    after; reason and wait_since are relaxed atomics written by the
 //    goroutine itself; all_prev, all_next and name are guarded by the lock
-//    of its registry shard (shard, fixed at start).
+//    of its registry shard (shard, fixed when it joins one). Before it
+//    joins, dumps read it through processor::fresh (registry.hpp).
 //  - A goroutine is on at most one run queue, and only when runnable.
 //  - While parking (status::parking or woken) it still runs on its stack;
 //    nobody but the worker that switches away from it may resume it.
@@ -53,6 +54,9 @@ struct eh_state {
   int saved_errno = 0;  // errno is per thread too: a goroutine keeps its own across switches
 };
 
+/// goroutine::shard of a goroutine that has not joined the registry.
+inline constexpr std::uint16_t unregistered_shard = 0xFFFF;
+
 struct run_state;     // a run() call waiting for its main goroutine (scheduler.cpp)
 struct bubble_state;  // goro::testing::bubble (bubble.hpp)
 
@@ -64,7 +68,9 @@ struct goroutine {
   // checks and later deadlock checks. Written under the shard lock.
   bool abandoned = false;
   bool main = false;             // started by run() (stays true once abandoned)
-  std::uint16_t shard = 0;       // registry shard (processor id at start, or max_procs)
+  // Its registry shard (a processor id), or unregistered_shard. Written
+  // once, by the goroutine itself, under that shard's lock (registry.hpp).
+  std::uint16_t shard = unregistered_shard;
   run_state* run = nullptr;      // run()'s main goroutine: its caller; else null
   // The bubble it was started in, fixed at start (null: none). A bubble's
   // driver sets its own while it starts the bubble's first goroutine and

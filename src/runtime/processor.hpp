@@ -70,6 +70,11 @@ struct processor {
   // ---- owned by this processor's worker (relaxed atomics, see local_cache) ----
   std::atomic<goroutine*> current{nullptr};  // the goroutine running here; null: the worker's own context
   std::atomic<goroutine*> prev{nullptr};     // the goroutine switched away from; finish_switch settles it
+  // The running goroutine while it has not joined the registry (null:
+  // none). Written by this worker only (release as it is set, so that a
+  // dump's acquire sees the record); read by dumps under this processor's
+  // registry shard lock, behind the barrier protocol of registry.hpp.
+  std::atomic<goroutine*> fresh{nullptr};
   std::atomic<std::uint32_t> schedtick{0};
   // Counters for goro::stats() (relaxed: only this worker writes them).
   std::atomic<std::uint64_t> nswitch{0};  // goroutines resumed or started here (the deadlock check's progress sign)

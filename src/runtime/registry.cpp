@@ -78,6 +78,40 @@ struct all_shards_guard {
   all_shards_guard& operator=(const all_shards_guard&) = delete;
 };
 
+// Whether goroutines join their shard lazily (registry.hpp): set once at
+// runtime start, before any goroutine runs, to whether process_barrier()
+// works. Relaxed: a goroutine that joined eagerly is handled either way.
+std::atomic<bool> g_lazy{false};
+
+// Dumps that may be reading processors' fresh goroutines right now (the
+// barrier protocol of registry.hpp). Incremented seq_cst before the
+// barrier; read by every returning fresh goroutine.
+std::atomic<int> g_fresh_readers{0};
+
+// Counts a dump among the readers of fresh goroutines and runs the barrier.
+// If the barrier fails (it worked at start, so it should not), ok is false
+// and the dump must not read `fresh`: those goroutines are then counted as
+// not yet started.
+struct fresh_reader {
+  fresh_reader() noexcept {
+    g_fresh_readers.fetch_add(1, std::memory_order_seq_cst);
+    ok = g_lazy.load(std::memory_order_relaxed) && process_barrier();
+  }
+  ~fresh_reader() { g_fresh_readers.fetch_sub(1, std::memory_order_release); }
+  fresh_reader(const fresh_reader&) = delete;
+  fresh_reader& operator=(const fresh_reader&) = delete;
+  bool ok = false;
+};
+
+// Processor i's fresh goroutine, or null. The caller holds shard i's lock
+// (so the goroutine cannot join a shard or switch away) and a fresh_reader
+// (so it cannot return and be freed).
+goroutine* fresh_of(int i) noexcept {
+  scheduler& s = sched();
+  if (i >= s.nprocs.load(std::memory_order_acquire)) return nullptr;
+  return s.procs[i].load(std::memory_order_acquire)->fresh.load(std::memory_order_acquire);
+}
+
 constexpr std::int64_t confirm_ns = 10'000'000;
 constexpr std::int64_t max_backoff_ns = 1'000'000'000;
 
@@ -243,6 +277,15 @@ bool report_if_dead(std::int64_t now) noexcept {
   std::string report;
   {
     all_shards_guard lock;  // the registry cannot change while we decide
+    // A fresh goroutine is running (the check's gates say none is; this
+    // only keeps the report from ever leaving one out). Not dereferenced:
+    // no fresh_reader needed.
+    int nprocs = sched().nprocs.load(std::memory_order_acquire);
+    for (int i = 0; i < nprocs && dead; ++i) {
+      if (sched().procs[i].load(std::memory_order_acquire)->fresh.load(std::memory_order_relaxed) != nullptr) {
+        dead = false;
+      }
+    }
     for (shard& s : g_shards) {
       for (goroutine* g = s.head; g != nullptr && dead; g = g->all_next) {
         if (g->abandoned) continue;
@@ -305,22 +348,60 @@ bool report_if_dead(std::int64_t now) noexcept {
 
 // ---- the registry ------------------------------------------------------------
 
-void registry_add(goroutine* g, int s) noexcept {
-  g->shard = static_cast<std::uint16_t>(s);
-  shard_guard lock(g_shards[s]);
-  link_front(g_shards[s], g);
+void registry_init() noexcept { g_lazy.store(process_barrier_ready(), std::memory_order_relaxed); }
+
+void registry_start(processor* p, goroutine* g) noexcept {
+  if (g_lazy.load(std::memory_order_relaxed)) {
+    p->fresh.store(g, std::memory_order_release);  // g's fields, written before, to a dump's acquire
+  } else {
+    shard& s = g_shards[p->id];
+    shard_guard lock(s);
+    link_front(s, g);
+    g->shard = static_cast<std::uint16_t>(p->id);
+  }
+}
+
+void registry_join(processor* p, goroutine* g) noexcept {
+#if !defined(NDEBUG)
+  if (p->fresh.load(std::memory_order_relaxed) != g) {
+    std::fprintf(stderr, "goro: fatal error: registry_join of a goroutine that is not its processor's fresh one\n");
+    std::abort();
+  }
+#endif
+  shard& s = g_shards[p->id];
+  shard_guard lock(s);
+  link_front(s, g);
+  g->shard = static_cast<std::uint16_t>(p->id);
+  // Under the lock: a dump holding it sees g either fresh or in the list.
+  p->fresh.store(nullptr, std::memory_order_relaxed);
 }
 
 std::int64_t registry_size() noexcept {
+  fresh_reader reader;
   std::int64_t n = 0;
-  for (shard& s : g_shards) {
-    shard_guard lock(s);
-    n += s.size;
+  for (int i = 0; i < nshards; ++i) {
+    shard_guard lock(g_shards[i]);
+    n += g_shards[i].size;
+    if (reader.ok && fresh_of(i) != nullptr) ++n;
   }
   return n;
 }
 
-void registry_remove(goroutine* g) noexcept {
+void registry_exit(processor* p, goroutine* g) noexcept {
+  if (g->shard == unregistered_shard) {
+    // The returning half of the barrier protocol (registry.hpp). A fresh
+    // goroutine has no name or park stack: those join it first.
+    p->fresh.store(nullptr, std::memory_order_relaxed);
+    // Only the compiler must keep the load after the store; the CPU is
+    // ordered by the reader's barrier. Acquire: a 0 written by a reader's
+    // release decrement orders that reader's reads of g before g's reuse
+    // (which the hardware does anyway; the sanitizer needs the edge).
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (g_fresh_readers.load(std::memory_order_acquire) != 0) [[unlikely]] {
+      shard_guard wait(g_shards[p->id]);  // a dump reading g holds this lock until it is done
+    }
+    return;
+  }
   char* name = nullptr;
   park_stack* stack = nullptr;
   {
@@ -342,6 +423,7 @@ void registry_set_park_stack(goroutine* g, void* const* frames, int n) noexcept 
     fresh = static_cast<park_stack*>(std::malloc(sizeof(park_stack)));
     if (fresh == nullptr) return;  // no stack in dumps: not worth failing a park for
   }
+  if (g->shard == unregistered_shard) registry_join(current_processor(), g);
   shard_guard lock(g_shards[g->shard]);
   if (fresh != nullptr) g->parked_at = fresh;
   g->parked_at->n = n;
@@ -356,6 +438,7 @@ void registry_set_name(goroutine* g, std::string_view name) {
     std::memcpy(copy, name.data(), name.size());
     copy[name.size()] = '\0';
   }
+  if (g->shard == unregistered_shard) registry_join(current_processor(), g);
   char* old = nullptr;
   {
     shard& s = g_shards[g->shard];
@@ -367,6 +450,7 @@ void registry_set_name(goroutine* g, std::string_view name) {
 }
 
 std::string registry_name(goroutine* g) {
+  if (g->shard == unregistered_shard) return {};  // never named: naming joins
   shard& s = g_shards[g->shard];
   shard_guard lock(s);
   return g->name != nullptr ? std::string(g->name) : std::string();
@@ -433,9 +517,13 @@ std::vector<goroutine_info> goroutines() {
   using namespace detail;
   std::vector<goroutine_info> out;
   std::int64_t now = coarse_nanotime();
-  for (shard& s : g_shards) {
-    shard_guard lock(s);
-    collect(out, s, now, false);
+  fresh_reader reader;
+  for (int i = 0; i < nshards; ++i) {
+    shard_guard lock(g_shards[i]);
+    collect(out, g_shards[i], now, false);
+    if (reader.ok) {
+      if (const goroutine* g = fresh_of(i)) out.push_back(info_of(g, now));
+    }
   }
   sort_by_id(out);
   return out;

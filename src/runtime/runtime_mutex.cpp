@@ -8,10 +8,7 @@
 
 namespace goro::detail {
 
-namespace {
-
-// Whether membarrier(PRIVATE_EXPEDITED) works here; registered once.
-bool membarrier_ready() noexcept {
+bool process_barrier_ready() noexcept {
   static const bool ready = [] {
 #if defined(SYS_membarrier)
     return syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
@@ -22,15 +19,15 @@ bool membarrier_ready() noexcept {
   return ready;
 }
 
-// Every running thread of the process executes a full barrier before this
-// returns. False if that could not be done.
 bool process_barrier() noexcept {
 #if defined(SYS_membarrier)
-  return membarrier_ready() && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
+  return process_barrier_ready() && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
 #else
   return false;
 #endif
 }
+
+namespace {
 
 bool try_take(std::atomic<std::uint32_t>& word) noexcept {
   std::uint32_t expected = 0;

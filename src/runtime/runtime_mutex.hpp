@@ -72,6 +72,15 @@ void lock_order_release(const void* lock) noexcept;
 
 void runtime_mutex_lock_slow(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& sleepers) noexcept;
 
+/// Whether membarrier(PRIVATE_EXPEDITED) works in this process (registered
+/// for it at the first call).
+bool process_barrier_ready() noexcept;
+/// Every running thread of the process executes a full barrier before this
+/// returns (a thread not running passed one as it was switched out). False
+/// if that could not be done. Costs a system call and an interrupt of each
+/// core running one of our threads: for the rare side of a Dekker pair.
+bool process_barrier() noexcept;
+
 class runtime_mutex {
  public:
   explicit constexpr runtime_mutex(lock_rank rank) noexcept : rank_(rank) {}

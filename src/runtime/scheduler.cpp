@@ -592,7 +592,7 @@ goroutine* materialize(processor* p, goroutine* rec) {
   g->status.store(gstatus::runnable, std::memory_order_relaxed);
   context_make(&g->context, s.lo(), g, &goroutine_entry, g);
   record_free(&p->records, rec);
-  registry_add(g, p->id);
+  registry_start(p, g);
   san::tsan_release(g);
   return g;
 }
@@ -722,6 +722,9 @@ goroutine* next_local(processor* p) noexcept {
 // (parking, yielding, dead), to the next local goroutine or to p's context.
 void switch_away(processor* p, goroutine* g) noexcept {
   g->eh.saved_errno = read_errno(p);  // before next_local's system calls
+  // Its first switch away (a returning goroutine has cleared fresh): from
+  // now on it may run elsewhere, so it joins the registry.
+  if (p->fresh.load(std::memory_order_relaxed) != nullptr) registry_join(p, g);
   if (g_sched.goroutine_times.load(std::memory_order_relaxed)) [[unlikely]] stamp_out(g);
   if (g_tracing.load(std::memory_order_relaxed)) [[unlikely]] {
     gstatus s = g->status.load(std::memory_order_relaxed);
@@ -810,8 +813,8 @@ void finish_switch(processor* p) noexcept {
 }
 
 [[noreturn]] void goroutine_exit(goroutine* g) noexcept {
-  registry_remove(g);
   processor* p = current_processor();
+  registry_exit(p, g);
   relaxed_inc(p->nexit);
   if (g->bubble.load(std::memory_order_relaxed) != nullptr) [[unlikely]] bubble_leave(g);
   g->status.store(gstatus::dead, std::memory_order_release);
@@ -1344,6 +1347,7 @@ void runtime_start() noexcept {
   std::lock_guard lock(start_mutex());
   if (g_sched.nprocs.load(std::memory_order_relaxed) != 0) return;
   stack_install_overflow_handler();
+  registry_init();  // before any goroutine runs
   int n = default_procs();
   g_sched.maxprocs.store(n, std::memory_order_release);
   grow_procs(n);

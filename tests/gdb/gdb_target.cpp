@@ -6,7 +6,7 @@
 //   sleeper  named "sleeper", parked in chan recv()  (sleeper_waits_on_channel)
 //   locker   parked in mutex lock()                  (locker_waits_on_mutex)
 //   waiter   parked in wait_group wait()             (waiter_waits_on_group)
-//   spinner  running on the other worker, yielding   (spinner_yields_until_released)
+//   spinner  running on the other worker, never switching away (spinner_spins_until_released)
 // It waits (bounded) until goro::goroutines() shows them so, prints goro's
 // own dump for the driver to compare with gdb's `info goroutines`, and calls
 // goro_gdb_stop_here(), where gdb stops. Then it stops a second time in
@@ -63,8 +63,11 @@ std::atomic<bool> g_release{false};
 
 [[gnu::noinline]] void waiter_waits_on_group(goro::wait_group& wg) { wg.wait(); }
 
-[[gnu::noinline]] void spinner_yields_until_released() {
-  while (!g_release.load(std::memory_order_acquire)) goro::yield();
+// Never switches away, so it never joins a registry shard: dumps and the
+// extension find it as its processor's fresh goroutine (registry.hpp).
+[[gnu::noinline]] void spinner_spins_until_released() {
+  while (!g_release.load(std::memory_order_acquire)) {
+  }
 }
 
 // True when every goroutine is in the state the driver expects.
@@ -142,7 +145,7 @@ void on_sigusr1(int) {
   ids.sleeper = start("sleeper", [&] { sleeper_waits_on_channel(ch); });
   ids.locker = start(nullptr, [&] { locker_waits_on_mutex(mu); });
   ids.waiter = start(nullptr, [&] { waiter_waits_on_group(gate); });
-  ids.spinner = start(nullptr, [] { spinner_yields_until_released(); });
+  ids.spinner = start(nullptr, [] { spinner_spins_until_released(); });
 
   // Parking is quick, but nothing tells us it happened: poll, bounded.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);

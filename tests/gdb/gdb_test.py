@@ -293,7 +293,7 @@ def main():
             % (s["regs-before"], s["regs-after-sleeper"], s["regs-after-all"]))
 
     # ---- on goroutines running on a thread: that thread ----
-    c.check("spinner_yields_until_released" in s["spinner-bt"], "spinner-bt: no spinner frame:\n" + s["spinner-bt"])
+    c.check("spinner_spins_until_released" in s["spinner-bt"], "spinner-bt: no spinner frame:\n" + s["spinner-bt"])
     mb = s["main-from-thread-1"]
     c.check("goro_gdb_stop_here" in mb and "main_goroutine_body" in mb,
             "goroutine %d bt from thread 1 did not run on the main goroutine's thread:\n%s" % (main_id, mb))
@@ -307,7 +307,7 @@ def main():
     # ---- goroutine all bt ----
     al = s["all"]
     for function in ("sleeper_waits_on_channel", "locker_waits_on_mutex", "waiter_waits_on_group",
-                     "spinner_yields_until_released", "goro_gdb_stop_here"):
+                     "spinner_spins_until_released", "goro_gdb_stop_here"):
         c.check(function in al, "goroutine all bt: no frame of " + function)
     c.check('goroutine %d "sleeper" [chan receive]:' % sleeper in al, "goroutine all bt: no sleeper header")
     c.check("goroutine %d [mutex lock]:" % locker in al, "goroutine all bt: no locker header")

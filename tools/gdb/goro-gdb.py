@@ -9,7 +9,9 @@
 #
 # How it works. goro keeps every goroutine that has started and not returned
 # in a registry (src/runtime/registry.cpp: g_shards, one linked list per
-# processor, through goroutine::all_next). A goroutine that is not running
+# processor, through goroutine::all_next), except one that has not yet
+# switched away since it started: that one is its processor's `fresh`
+# goroutine (src/runtime/registry.hpp), and is read from there. A goroutine that is not running
 # has its callee-saved registers pushed on its own stack by
 # goro_context_switch, and the stack pointer saved in goroutine::context.
 # `goroutine N cmd` on such a goroutine points the selected thread's
@@ -214,7 +216,8 @@ class Goroutine:
 
 
 def _registry():
-    """Every goroutine in the registry, ordered by id."""
+    """Every goroutine in the registry and every processor's fresh one,
+    ordered by id."""
     shards = _lookup("g_shards")
     lo, hi = shards.type.strip_typedefs().range()
     out = []
@@ -239,6 +242,18 @@ def _registry():
                           "(memory missing from a core file?)\n" % (i, rec.address))
                 break
             out.append(rec)
+    # Goroutines that have not joined a shard yet: each processor's fresh one.
+    listed = {g.address for g in out}
+    for p in _each_processor():
+        g = _atomic(p["fresh"])
+        if int(g) == 0 or int(g) in listed:
+            continue
+        try:
+            rec = Goroutine(g)
+        except gdb.error:
+            gdb.write("warning: goro: processor %d: unreadable fresh goroutine at 0x%x\n" % (int(p["id"]), int(g)))
+            continue
+        out.append(rec)
     out.sort(key=lambda x: x.id)
     return out
 
