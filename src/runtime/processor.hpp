@@ -136,6 +136,11 @@ struct scheduler {
   // ---- read-mostly: written at start, on gomaxprocs() and by settings ----
   alignas(64) std::atomic<int> nprocs{0};  // processors created (ids 0..nprocs-1)
   std::atomic<int> maxprocs{0};            // processors allowed to run goroutines (ids 0..maxprocs-1)
+  // maxprocs is 1 and process_barrier() works: the one processor publishes
+  // to its run queue with plain stores (runq_put), and gomaxprocs() runs a
+  // barrier as it leaves this state (scheduler.cpp, "solo"). Written under
+  // start_mutex.
+  std::atomic<bool> solo{false};
   // goro::set_goroutine_times: every switch reads the clock to add up each
   // goroutine's run and wait time (off by default: two clock reads a switch).
   std::atomic<bool> goroutine_times{false};

@@ -347,9 +347,34 @@ inline void prefetch_record(const goroutine* g) noexcept {
   __builtin_prefetch(rec + sizeof(goroutine) - 1);
 }
 
+// Solo (sched.solo: one processor). runq_put's stores of runnext and tail
+// are seq_cst for two readers. A thief: but a thief only ever takes a
+// runnext that is set (a CAS from non-null), and only the owner stores tail,
+// so a plain store into an empty runnext or of tail loses it nothing. And a
+// worker going idle: it counts itself in nidle, then looks at every queue
+// (any_work), while the putter stores, then reads nidle (wakep), a Dekker
+// pair that needs a full barrier on each side; the putter's is its seq_cst
+// store (an exchange on x86, about 9% of pingpong at P=1). With one
+// processor there is no other worker to go idle, so solo puts store with
+// release only, then read `solo` again: if it was cleared meanwhile, they
+// run the fence themselves. gomaxprocs() clears it, then runs
+// process_barrier(), before another processor may run: a put whose second
+// read saw `solo` set stored before that barrier, so whatever looks at the
+// queues after it sees the store; one that saw it cleared fenced.
+inline void publish_fence() noexcept {
+  std::atomic_signal_fence(std::memory_order_seq_cst);  // the load after the store, for the compiler
+  if (!g_sched.solo.load(std::memory_order_relaxed)) [[unlikely]] std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
 // Puts g on p's local queue; in runnext when `next`. Owner only (code running on p).
 void runq_put(processor* p, goroutine* g, bool next) noexcept {
+  bool solo = g_sched.solo.load(std::memory_order_relaxed);
   if (next) {
+    if (solo && p->runq.runnext.load(std::memory_order_relaxed) == nullptr) {
+      p->runq.runnext.store(g, std::memory_order_release);
+      publish_fence();
+      return;
+    }
     goroutine* old = p->runq.runnext.exchange(g, std::memory_order_seq_cst);
     if (old == nullptr) return;
     g = old;  // the displaced one goes to the tail
@@ -366,7 +391,12 @@ void runq_put(processor* p, goroutine* g, bool next) noexcept {
     std::uint32_t t = p->runq.tail.load(std::memory_order_acquire);
     if (t - h < local_runq::capacity) {
       p->runq.slots[t % local_runq::capacity].store(g, std::memory_order_relaxed);
-      p->runq.tail.store(t + 1, std::memory_order_seq_cst);
+      if (solo) {
+        p->runq.tail.store(t + 1, std::memory_order_release);
+        publish_fence();
+      } else {
+        p->runq.tail.store(t + 1, std::memory_order_seq_cst);
+      }
       return;
     }
     if (runq_put_slow(p, g, h, t)) return;
@@ -1351,6 +1381,7 @@ void runtime_start() noexcept {
   int n = default_procs();
   g_sched.maxprocs.store(n, std::memory_order_release);
   grow_procs(n);
+  g_sched.solo.store(n == 1 && process_barrier_ready(), std::memory_order_relaxed);
   trace_start_from_env();
   std::atexit(&on_exit);
   diagnostics_start();
@@ -1538,6 +1569,9 @@ int gomaxprocs(int n) {
   {
     std::lock_guard lock(start_mutex());
     grow_procs(n);
+    // Leaving solo: the barrier orders every plain put before it ahead of
+    // anything another processor does once it may run (see publish_fence).
+    if (n != 1 && g_sched.solo.exchange(false, std::memory_order_seq_cst)) process_barrier();
     g_sched.maxprocs.store(n, std::memory_order_seq_cst);
   }
   int created = g_sched.nprocs.load(std::memory_order_acquire);
@@ -1560,6 +1594,15 @@ int gomaxprocs(int n) {
           std::this_thread::sleep_for(std::chrono::microseconds(20));
         }
       }
+    }
+  }
+  if (n == 1) {
+    // Entering solo: safe at any time (a processor still stopping only
+    // steals, which plain puts do not disturb, or goes idle, and is not
+    // needed awake), but only while no later call has raised maxprocs.
+    std::lock_guard lock(start_mutex());
+    if (g_sched.maxprocs.load(std::memory_order_relaxed) == 1) {
+      g_sched.solo.store(process_barrier_ready(), std::memory_order_relaxed);
     }
   }
   return old;

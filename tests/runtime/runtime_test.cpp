@@ -291,6 +291,40 @@ TEST(Gomaxprocs, ChangesWhileGoroutinesRun) {
   });
 }
 
+// At gomaxprocs 1 a processor publishes to its run queue with plain stores
+// (scheduler.cpp, "solo"); raising gomaxprocs must still let the new
+// processor find and run what was queued there. The goroutine that queued
+// them never switches away, so only another processor can run them.
+// Driven from this plain thread: the one processor is taken.
+TEST(Gomaxprocs, RaisedFromOneRunsWhatTheBusyProcessorQueued) {
+  int old = goro::gomaxprocs(1);
+  struct flags {
+    std::atomic<bool> queued{false}, release{false};
+  };
+  auto f = std::make_shared<flags>();  // outlives a failed test
+  auto ran = goro::make_chan<int>(2);
+  goro::go([f, ran] {
+    goro::go([ran] { ran.send(1); });  // into runnext
+    goro::go([ran] { ran.send(2); });  // into runnext; the first moves to the queue
+    f->queued = true;
+    for (auto end = std::chrono::steady_clock::now() + wait_limit;
+         !f->release.load() && std::chrono::steady_clock::now() < end;) {
+    }
+  });
+  for (auto end = std::chrono::steady_clock::now() + wait_limit;
+       !f->queued.load() && std::chrono::steady_clock::now() < end;) {
+    std::this_thread::yield();
+  }
+  ASSERT_TRUE(f->queued.load());
+  goro::gomaxprocs(2);
+  auto a = recv_within<int>(ran);
+  auto b = recv_within<int>(ran);
+  f->release = true;
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(*a + *b, 3);
+  goro::gomaxprocs(old);
+}
+
 TEST(Exit, ProcessExitsCleanlyWithGoroutinesParkedAndRunning) {
   EXPECT_EXIT(
       {
