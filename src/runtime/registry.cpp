@@ -103,9 +103,9 @@ struct fresh_reader {
   bool ok = false;
 };
 
-// Processor i's fresh goroutine, or null. The caller holds shard i's lock
-// (so the goroutine cannot join a shard or switch away) and a fresh_reader
-// (so it cannot return and be freed).
+// Processor i's fresh goroutine, or null. To dereference it, the caller
+// holds shard i's lock (so the goroutine cannot join a shard or switch
+// away) and a fresh_reader (so it cannot return and be freed).
 goroutine* fresh_of(int i) noexcept {
   scheduler& s = sched();
   if (i >= s.nprocs.load(std::memory_order_acquire)) return nullptr;
@@ -280,11 +280,8 @@ bool report_if_dead(std::int64_t now) noexcept {
     // A fresh goroutine is running (the check's gates say none is; this
     // only keeps the report from ever leaving one out). Not dereferenced:
     // no fresh_reader needed.
-    int nprocs = sched().nprocs.load(std::memory_order_acquire);
-    for (int i = 0; i < nprocs && dead; ++i) {
-      if (sched().procs[i].load(std::memory_order_acquire)->fresh.load(std::memory_order_relaxed) != nullptr) {
-        dead = false;
-      }
+    for (int i = 0; i < nshards && dead; ++i) {
+      if (fresh_of(i) != nullptr) dead = false;
     }
     for (shard& s : g_shards) {
       for (goroutine* g = s.head; g != nullptr && dead; g = g->all_next) {
@@ -350,14 +347,23 @@ bool report_if_dead(std::int64_t now) noexcept {
 
 void registry_init() noexcept { g_lazy.store(process_barrier_ready(), std::memory_order_relaxed); }
 
+namespace {
+// g, running on p, joins p's shard. Clearing `fresh` under the lock: a dump
+// holding it sees g either fresh or in the list.
+void join_shard(processor* p, goroutine* g) noexcept {
+  shard& s = g_shards[p->id];
+  shard_guard lock(s);
+  link_front(s, g);
+  g->shard = static_cast<std::uint16_t>(p->id);
+  p->fresh.store(nullptr, std::memory_order_relaxed);
+}
+}  // namespace
+
 void registry_start(processor* p, goroutine* g) noexcept {
   if (g_lazy.load(std::memory_order_relaxed)) {
     p->fresh.store(g, std::memory_order_release);  // g's fields, written before, to a dump's acquire
   } else {
-    shard& s = g_shards[p->id];
-    shard_guard lock(s);
-    link_front(s, g);
-    g->shard = static_cast<std::uint16_t>(p->id);
+    join_shard(p, g);
   }
 }
 
@@ -368,12 +374,7 @@ void registry_join(processor* p, goroutine* g) noexcept {
     std::abort();
   }
 #endif
-  shard& s = g_shards[p->id];
-  shard_guard lock(s);
-  link_front(s, g);
-  g->shard = static_cast<std::uint16_t>(p->id);
-  // Under the lock: a dump holding it sees g either fresh or in the list.
-  p->fresh.store(nullptr, std::memory_order_relaxed);
+  join_shard(p, g);
 }
 
 std::int64_t registry_size() noexcept {

@@ -11,9 +11,9 @@
 # in a registry (src/runtime/registry.cpp: g_shards, one linked list per
 # processor, through goroutine::all_next), except one that has not yet
 # switched away since it started: that one is its processor's `fresh`
-# goroutine (src/runtime/registry.hpp), and is read from there. A goroutine that is not running
-# has its callee-saved registers pushed on its own stack by
-# goro_context_switch, and the stack pointer saved in goroutine::context.
+# goroutine (src/runtime/registry.hpp), and is read from there. A goroutine
+# that is not running has its callee-saved registers pushed on its own stack
+# by goro_context_switch, and the stack pointer saved in goroutine::context.
 # `goroutine N cmd` on such a goroutine points the selected thread's
 # registers at that saved frame, runs cmd, and puts the thread's registers
 # back as they were; on a goroutine running on a worker thread, it runs cmd
