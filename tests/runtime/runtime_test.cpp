@@ -307,15 +307,9 @@ TEST(Gomaxprocs, RaisedFromOneRunsWhatTheBusyProcessorQueued) {
     goro::go([ran] { ran.send(1); });  // into runnext
     goro::go([ran] { ran.send(2); });  // into runnext; the first moves to the queue
     f->queued = true;
-    for (auto end = std::chrono::steady_clock::now() + wait_limit;
-         !f->release.load() && std::chrono::steady_clock::now() < end;) {
-    }
+    spin_until([&] { return f->release.load(); });  // never switches away
   });
-  for (auto end = std::chrono::steady_clock::now() + wait_limit;
-       !f->queued.load() && std::chrono::steady_clock::now() < end;) {
-    std::this_thread::yield();
-  }
-  ASSERT_TRUE(f->queued.load());
+  ASSERT_TRUE(spin_until([&] { return f->queued.load(); }));
   goro::gomaxprocs(2);
   auto a = recv_within<int>(ran);
   auto b = recv_within<int>(ran);

@@ -160,6 +160,20 @@ bool eventually(Pred pred, std::chrono::nanoseconds limit = wait_limit) {
   return true;
 }
 
+/// Waits (bounded) until pred() holds without switching goroutines: busy,
+/// giving up the OS thread's time slice between looks. For a goroutine that
+/// must keep its processor, or a plain thread while every processor is
+/// taken (eventually() would wait on a timer no worker runs).
+template <class Pred>
+bool spin_until(Pred pred, std::chrono::nanoseconds limit = wait_limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
 /// Waits (bounded) until at least n receivers (senders) are parked on ch:
 /// how a test makes sure a goroutine has blocked, instead of sleeping.
 template <class Chan>
