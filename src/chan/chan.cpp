@@ -18,16 +18,52 @@ void block_forever(wait_reason reason) noexcept {
   }
 }
 
+std::size_t ring_min_capacity() noexcept {
+  // GORO_CHAN_RING=<n>: from capacity n on (1: every buffered channel).
+  // For tests, which run the channel suites on both representations, and
+  // for measuring; the default is where the ring started to pay on the
+  // machines measured (bench/limits.md).
+  static const std::size_t min = [] {
+    const char* env = std::getenv("GORO_CHAN_RING");
+    if (env == nullptr || *env == '\0') return std::size_t{256};
+    char* end = nullptr;
+    unsigned long long n = std::strtoull(env, &end, 10);
+    return *end == '\0' && n > 0 ? static_cast<std::size_t>(n) : std::size_t{256};
+  }();
+  return min;
+}
+
 chan_core* chan_make(const elem_ops* ops, std::size_t capacity) {
   runtime_start();
   std::size_t header = (sizeof(chan_core) + 63) & ~std::size_t{63};
   std::size_t align = ops->align > 64 ? ops->align : 64;
-  if (capacity != 0 && ops->size > (SIZE_MAX - header) / capacity) throw std::bad_alloc();
-  void* mem = ::operator new(header + capacity * ops->size, std::align_val_t{align});
+  bool ring = capacity != 0 && capacity >= ring_min_capacity();
+  std::size_t value_off = 0, slot_size = ops->size, slots = capacity;
+  if (ring) {
+    // A slot: the stamp, then the value at its alignment. The slots: the
+    // power of two at or above the capacity, and at least two (with one,
+    // the stamp of a freed slot, p + 1, would read as position p written).
+    std::size_t value_align = ops->align > alignof(std::atomic<std::uint64_t>) ? ops->align
+                                                                               : alignof(std::atomic<std::uint64_t>);
+    value_off = (sizeof(std::atomic<std::uint64_t>) + value_align - 1) & ~(value_align - 1);
+    slot_size = (value_off + ops->size + value_align - 1) & ~(value_align - 1);
+    if (capacity > (std::size_t{1} << 40)) throw std::bad_alloc();
+    slots = 2;
+    while (slots < capacity) slots <<= 1;
+  }
+  if (slots != 0 && slot_size > (SIZE_MAX - header) / slots) throw std::bad_alloc();
+  void* mem = ::operator new(header + slots * slot_size, std::align_val_t{align});
   auto* c = ::new (mem) chan_core;
   c->ops = ops;
   c->cap = capacity;
+  c->ring = ring;
   c->buf = static_cast<unsigned char*>(mem) + header;
+  if (ring) {
+    c->slot_size = slot_size;
+    c->value_off = value_off;
+    c->mask = slots - 1;
+    for (std::uint64_t i = 0; i < slots; ++i) ::new (c->buf + i * slot_size) std::atomic<std::uint64_t>(i);
+  }
   if (goroutine* g = current_goroutine()) c->bubble = g->bubble.load(std::memory_order_relaxed);
   return c;
 }
@@ -37,18 +73,122 @@ void chan_retain(chan_core* c) noexcept { c->refs.fetch_add(1, std::memory_order
 void chan_release(chan_core* c) noexcept {
   if (c->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   // Last handle: nobody can wait on it any more. Destroy what is buffered.
-  std::size_t n = c->count.load(std::memory_order_relaxed);
-  for (std::size_t i = 0, x = c->recvx; i < n; ++i) {
-    c->destroy(c->slot(x));
-    if (++x == c->cap) x = 0;
+  if (c->ring) {
+    std::uint64_t t = c->tail.load(std::memory_order_relaxed) & ~chan_core::closed_bit;
+    for (std::uint64_t h = c->head.load(std::memory_order_relaxed); h != t; ++h) c->destroy(c->value(h));
+  } else {
+    std::size_t n = c->count.load(std::memory_order_relaxed);
+    for (std::size_t i = 0, x = c->recvx; i < n; ++i) {
+      c->destroy(c->slot(x));
+      if (++x == c->cap) x = 0;
+    }
   }
   std::size_t align = c->ops->align > 64 ? c->ops->align : 64;
   c->~chan_core();
   ::operator delete(static_cast<void*>(c), std::align_val_t{align});
 }
 
+void chan_core::serve_receiver() noexcept {
+  if (recvq.first.load(std::memory_order_seq_cst) == nullptr) return;
+  lock.lock();
+  waiter* w = recvq.dequeue();
+  if (w != nullptr) {
+    ring_status r = ring_pop(w->elem);
+    w->success = r == ring_status::done;
+    w->retry = !w->success;  // a receiver that did not wait took it
+  }
+  lock.unlock();
+  if (w != nullptr) w->who.wake();
+}
+
+void chan_core::serve_sender() noexcept {
+  if (sendq.first.load(std::memory_order_seq_cst) == nullptr) return;
+  lock.lock();
+  waiter* w = sendq.dequeue();
+  if (w != nullptr) {
+    // Not closed: close empties the queues under the lock we hold.
+    ring_status r = ring_push(w->elem);
+    w->success = r == ring_status::done;
+    w->retry = !w->success;  // a sender that did not wait took the room
+  }
+  lock.unlock();
+  if (w != nullptr) w->who.wake();
+}
+
+namespace {
+
+// Buffered send and receive: the ring, and when it is full (empty) a wait
+// until a counterpart or close says to look again (chan_impl.hpp).
+void ring_send(chan_core* c, void* elem) {
+  for (;;) {
+    if (c->hand_over(elem)) return;
+    ring_status r = c->ring_push(elem);
+    if (r == ring_status::done) {
+      c->serve_receiver();
+      return;
+    }
+    if (r == ring_status::closed) throw closed_channel_error("send on closed channel");
+    waiter w;
+    w.who = parker::current();
+    w.elem = elem;
+    w.chan = c;
+    c->lock.lock();
+    c->sendq.enqueue(&w);
+    r = c->ring_push(elem, true);  // queued first: see "Lost wake-ups"
+    if (r != ring_status::blocked) {
+      c->sendq.remove(&w);
+      c->lock.unlock();
+      if (r == ring_status::closed) throw closed_channel_error("send on closed channel");
+      c->serve_receiver();
+      return;
+    }
+    bubble_note_wait_on(w.who.g, c->bubble);
+    w.who.prepare(wait_reason::chan_send);
+    c->lock.unlock();
+    w.who.park();
+    bubble_note_wait_done(w.who.g);
+    if (w.retry) continue;
+    if (!w.success) throw closed_channel_error("send on closed channel");
+    return;  // a receiver moved the value into the ring
+  }
+}
+
+bool ring_recv(chan_core* c, void* out) {
+  for (;;) {
+    ring_status r = c->ring_pop(out);
+    if (r == ring_status::done) {
+      c->serve_sender();
+      return true;
+    }
+    if (r == ring_status::closed) return false;
+    waiter w;
+    w.who = parker::current();
+    w.elem = out;
+    w.chan = c;
+    c->lock.lock();
+    c->recvq.enqueue(&w);
+    r = c->ring_pop(out, true);  // queued first: see "Lost wake-ups"
+    if (r != ring_status::blocked) {
+      c->recvq.remove(&w);
+      c->lock.unlock();
+      if (r == ring_status::closed) return false;
+      c->serve_sender();
+      return true;
+    }
+    bubble_note_wait_on(w.who.g, c->bubble);
+    w.who.prepare(wait_reason::chan_receive);
+    c->lock.unlock();
+    w.who.park();
+    bubble_note_wait_done(w.who.g);
+    if (!w.retry) return true;  // a sender moved the oldest value into out
+  }
+}
+
+}  // namespace
+
 void chan_send(chan_core* c, void* elem) {
   if (c == nullptr) block_forever(wait_reason::chan_send_nil);
+  if (c->ring) return ring_send(c, elem);
   c->lock.lock();
   if (c->closed.load(std::memory_order_relaxed)) {
     c->lock.unlock();
@@ -80,6 +220,7 @@ void chan_send(chan_core* c, void* elem) {
 
 bool chan_recv(chan_core* c, void* out) {
   if (c == nullptr) block_forever(wait_reason::chan_receive_nil);
+  if (c->ring) return ring_recv(c, out);
   c->lock.lock();
   if (waiter* w = c->sendq.dequeue()) {
     c->take_from_sender(w, out);
@@ -110,7 +251,16 @@ bool chan_recv(chan_core* c, void* out) {
 }
 
 bool chan_try_send(chan_core* c, void* elem) {
-  if (c == nullptr || c->send_would_block()) return false;
+  if (c == nullptr) return false;
+  if (c->ring) {
+    if (c->hand_over(elem)) return true;
+    ring_status r = c->ring_push(elem);
+    if (r == ring_status::closed) throw closed_channel_error("send on closed channel");
+    if (r == ring_status::blocked) return false;
+    c->serve_receiver();
+    return true;
+  }
+  if (c->send_would_block()) return false;
   c->lock.lock();
   if (c->closed.load(std::memory_order_relaxed)) {
     c->lock.unlock();
@@ -133,7 +283,15 @@ bool chan_try_send(chan_core* c, void* elem) {
 
 bool chan_try_recv(chan_core* c, void* out, bool* closed) {
   *closed = false;
-  if (c == nullptr || c->recv_would_block()) return false;
+  if (c == nullptr) return false;
+  if (c->ring) {
+    ring_status r = c->ring_pop(out);
+    if (r == ring_status::closed) *closed = true;
+    if (r != ring_status::done) return false;
+    c->serve_sender();
+    return true;
+  }
+  if (c->recv_would_block()) return false;
   c->lock.lock();
   if (waiter* w = c->sendq.dequeue()) {
     c->take_from_sender(w, out);
@@ -159,11 +317,16 @@ void chan_close(chan_core* c) {
     throw panic_error("close of closed channel");
   }
   c->closed.store(true, std::memory_order_relaxed);
-  // Everyone waiting leaves: receivers with nothing, senders with a panic.
+  // The ring: pushes fail from here on (their CAS sees the bit); receivers
+  // drain what is in it, then find it closed.
+  if (c->ring) c->tail.fetch_or(chan_core::closed_bit, std::memory_order_seq_cst);
+  // Everyone waiting leaves: receivers with nothing, senders with a panic;
+  // on the ring all look again (a value may still be in it).
   waiter* wake_list = nullptr;
   for (waitq* q : {&c->recvq, &c->sendq}) {
     while (waiter* w = q->dequeue()) {
       w->success = false;
+      w->retry = c->ring;
       w->next = wake_list;
       wake_list = w;
     }
@@ -176,7 +339,8 @@ void chan_close(chan_core* c) {
 }
 
 std::size_t chan_size(const chan_core* c) noexcept {
-  return c == nullptr ? 0 : c->count.load(std::memory_order_relaxed);
+  if (c == nullptr) return 0;
+  return c->ring ? c->ring_len() : c->count.load(std::memory_order_relaxed);
 }
 
 std::size_t chan_waiting(chan_core* c, bool senders) noexcept {

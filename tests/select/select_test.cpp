@@ -1352,4 +1352,54 @@ TEST(Select, StressPlainOpsSelectsAndDynamicSelectsTogether) {
   });
 }
 
+// A select with a default over ring channels (capacity 256 and up, see
+// chan_impl.hpp) takes the default only if its cases were all not ready at
+// one moment, though it reads each ring at its own moment. A mover keeps two
+// rings such that at every moment at least one has room: it takes from a,
+// fills b, takes from b, fills a. A watcher selects a send on either with a
+// default, and puts back what it sent. Reading a as full just before the
+// mover takes from it, and b as full just after the mover fills it, would
+// take the default although one always had room.
+TEST(Select, DefaultOverRingsOnlyWhenAllWereNotReadyAtOnce) {
+  goro::run([] {
+    constexpr int cap = 256;
+    auto a = goro::make_chan<int>(cap), b = goro::make_chan<int>(cap);
+    for (int i = 0; i < cap; ++i) a.send(i);      // full
+    for (int i = 0; i < cap - 1; ++i) b.send(i);  // room for one
+    auto stop = std::make_shared<std::atomic<bool>>(false);
+    auto mover_done = goro::make_chan<long>(1);
+    goro::go([=] {
+      long cycles = 0;
+      while (!stop->load(std::memory_order_relaxed)) {
+        int v = *a.recv();
+        b.send(v);
+        v = *b.recv();
+        a.send(v);
+        ++cycles;
+      }
+      mover_done.send(cycles);
+    });
+    const int looks = static_cast<int>(scaled(200'000));
+    int defaults = 0;
+    for (int i = 0; i < looks; ++i) {
+      switch (goro::select(a.on_send(-1), b.on_send(-1), goro::on_default())) {
+        case 0:
+          // Put back: take one value out of a again (a holds ours, so the
+          // mover can only be waiting for room, never starved).
+          ASSERT_TRUE(recv_for(a).has_value());
+          break;
+        case 1:
+          ASSERT_TRUE(recv_for(b).has_value());
+          break;
+        default:
+          ++defaults;
+      }
+    }
+    stop->store(true);
+    auto cycles = recv_for(mover_done);
+    ASSERT_TRUE(cycles.has_value());
+    EXPECT_EQ(defaults, 0) << "the default was taken while a ring had room (" << *cycles << " mover cycles)";
+  });
+}
+
 }  // namespace
