@@ -117,70 +117,62 @@ void chan_core::serve_sender() noexcept {
 
 namespace {
 
-// Buffered send and receive: the ring, and when it is full (empty) a wait
-// until a counterpart or close says to look again (chan_impl.hpp).
+// Buffered send and receive on the ring, and when it is full (empty) a
+// wait until a counterpart or close says to look again (chan_impl.hpp).
+// ring_wait queues the caller on q, tries `op` once more under the lock (queued
+// first: see "Lost wake-ups"), and parks only if that is still blocked.
+// Returns the try's done or closed; or, having parked, done if a
+// counterpart moved the value (the room) for the caller (*served), and
+// blocked if it was told to look again (on the ring close says that too).
+template <class Op>
+ring_status ring_wait(chan_core* c, waitq& q, void* elem, wait_reason reason, bool* served, Op op) {
+  waiter w;
+  w.who = parker::current();
+  w.elem = elem;
+  w.chan = c;
+  c->lock.lock();
+  q.enqueue(&w);
+  ring_status r = op();
+  if (r != ring_status::blocked) {
+    q.remove(&w);
+    c->lock.unlock();
+    return r;
+  }
+  bubble_note_wait_on(w.who.g, c->bubble);
+  w.who.prepare(reason);
+  c->lock.unlock();
+  w.who.park();
+  bubble_note_wait_done(w.who.g);
+  *served = !w.retry;
+  return w.retry ? ring_status::blocked : ring_status::done;
+}
+
 void ring_send(chan_core* c, void* elem) {
   for (;;) {
     if (c->hand_over(elem)) return;
     ring_status r = c->ring_push(elem);
-    if (r == ring_status::done) {
-      c->serve_receiver();
-      return;
+    bool served = false;
+    if (r == ring_status::blocked) {
+      r = ring_wait(c, c->sendq, elem, wait_reason::chan_send, &served, [&] { return c->ring_push(elem, true); });
     }
+    if (r == ring_status::blocked) continue;
     if (r == ring_status::closed) throw closed_channel_error("send on closed channel");
-    waiter w;
-    w.who = parker::current();
-    w.elem = elem;
-    w.chan = c;
-    c->lock.lock();
-    c->sendq.enqueue(&w);
-    r = c->ring_push(elem, true);  // queued first: see "Lost wake-ups"
-    if (r != ring_status::blocked) {
-      c->sendq.remove(&w);
-      c->lock.unlock();
-      if (r == ring_status::closed) throw closed_channel_error("send on closed channel");
-      c->serve_receiver();
-      return;
-    }
-    bubble_note_wait_on(w.who.g, c->bubble);
-    w.who.prepare(wait_reason::chan_send);
-    c->lock.unlock();
-    w.who.park();
-    bubble_note_wait_done(w.who.g);
-    if (w.retry) continue;
-    if (!w.success) throw closed_channel_error("send on closed channel");
-    return;  // a receiver moved the value into the ring
+    if (!served) c->serve_receiver();
+    return;
   }
 }
 
 bool ring_recv(chan_core* c, void* out) {
   for (;;) {
     ring_status r = c->ring_pop(out);
-    if (r == ring_status::done) {
-      c->serve_sender();
-      return true;
+    bool served = false;
+    if (r == ring_status::blocked) {
+      r = ring_wait(c, c->recvq, out, wait_reason::chan_receive, &served, [&] { return c->ring_pop(out, true); });
     }
+    if (r == ring_status::blocked) continue;
     if (r == ring_status::closed) return false;
-    waiter w;
-    w.who = parker::current();
-    w.elem = out;
-    w.chan = c;
-    c->lock.lock();
-    c->recvq.enqueue(&w);
-    r = c->ring_pop(out, true);  // queued first: see "Lost wake-ups"
-    if (r != ring_status::blocked) {
-      c->recvq.remove(&w);
-      c->lock.unlock();
-      if (r == ring_status::closed) return false;
-      c->serve_sender();
-      return true;
-    }
-    bubble_note_wait_on(w.who.g, c->bubble);
-    w.who.prepare(wait_reason::chan_receive);
-    c->lock.unlock();
-    w.who.park();
-    bubble_note_wait_done(w.who.g);
-    if (!w.retry) return true;  // a sender moved the oldest value into out
+    if (!served) c->serve_sender();
+    return true;
   }
 }
 
