@@ -332,15 +332,12 @@ struct chan_core {
       return t > h ? static_cast<std::size_t>(t - h) : 0;
     }
   }
-  /// Without a lock or a fence: hints, which the operation must confirm.
-  bool ring_looks_empty() const noexcept {
-    return (tail.load(std::memory_order_relaxed) & ~closed_bit) == head.load(std::memory_order_relaxed);
+  /// Whether a send (receive) could proceed with the ring's indices at h
+  /// and t (t as loaded, closed_bit and all): room (a value), or closed.
+  bool ring_ready(bool send, std::uint64_t h, std::uint64_t t) const noexcept {
+    if ((t & closed_bit) != 0) return true;
+    return send ? t - h < cap : t != h;
   }
-  bool ring_looks_full() const noexcept {
-    std::uint64_t h = head.load(std::memory_order_relaxed);
-    return (tail.load(std::memory_order_relaxed) & ~closed_bit) - h >= cap;
-  }
-  bool ring_closed() const noexcept { return (tail.load(std::memory_order_relaxed) & closed_bit) != 0; }
 
   /// Lock held: a receiver waits and the ring is empty (so it holds no value
   /// sent before this one): the value goes straight to the receiver, as in

@@ -148,7 +148,8 @@ bool try_case(select_case_raw& sc, Release release) {
 // waiter's half of the lost-wake-up pair, chan_impl.hpp).
 bool ring_case_ready(const select_case_raw& sc) noexcept {
   const chan_core* c = sc.chan;
-  return sc.is_send ? c->ring_closed() || !c->ring_looks_full() : c->ring_closed() || !c->ring_looks_empty();
+  std::uint64_t h = c->head.load(std::memory_order_relaxed);
+  return c->ring_ready(sc.is_send, h, c->tail.load(std::memory_order_relaxed));
 }
 
 // Whether every ring case is still not ready at one moment. Pass 1 sees
@@ -166,10 +167,7 @@ bool rings_settled(const select_case_raw* cases, const std::size_t* order, std::
     if (!c->ring) continue;
     std::uint64_t h = c->head.load(std::memory_order_seq_cst);
     std::uint64_t t = c->tail.load(std::memory_order_seq_cst);
-    bool closed = (t & chan_core::closed_bit) != 0;
-    t &= ~chan_core::closed_bit;
-    bool ready = closed || (sc.is_send ? t - h < c->cap : t != h);
-    if (ready) return false;
+    if (c->ring_ready(sc.is_send, h, t)) return false;
     seen[m++] = h;
     seen[m++] = t;
   }
