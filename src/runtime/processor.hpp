@@ -63,6 +63,8 @@ struct local_cache {
   std::atomic<T> items[N] = {};
 };
 
+constexpr int max_procs = 256;
+
 struct processor {
   int id = 0;
   local_runq runq;
@@ -116,6 +118,15 @@ struct processor {
   // How long the worker waits before it looks again at victims that it left
   // their work to (find_runnable). Only the worker's own context touches it.
   std::int64_t steal_backoff_ns = 0;
+  // Per victim (by id), the schedtick the worker last saw as it left the
+  // victim's runnext to it, and since when it has seen that one
+  // (runq_steal). Only the worker's own context touches them.
+  struct runnext_watch {
+    std::uint32_t tick = 0;
+    const goroutine* next = nullptr;  // compared, never dereferenced
+    std::int64_t since = 0;
+  };
+  runnext_watch watches[max_procs];
 
   timer_heap timers;
 
@@ -123,8 +134,6 @@ struct processor {
   std::atomic<bool> pool_held{false};            // some pool's slot for this processor may hold values
   std::atomic<std::int64_t> pool_next_sweep{0};  // nanotime() of the next sweep
 };
-
-constexpr int max_procs = 256;
 
 // Fields are grouped by who writes them, one group per cache line: the
 // read-mostly ones (read on every spawn, switch and park) must not share a
@@ -136,11 +145,10 @@ struct scheduler {
   // ---- read-mostly: written at start, on gomaxprocs() and by settings ----
   alignas(64) std::atomic<int> nprocs{0};  // processors created (ids 0..nprocs-1)
   std::atomic<int> maxprocs{0};            // processors allowed to run goroutines (ids 0..maxprocs-1)
-  // maxprocs is 1 and process_barrier() works: the one processor publishes
-  // to its run queue with plain stores (runq_put), and gomaxprocs() runs a
-  // barrier as it leaves this state (scheduler.cpp, "solo"). Written under
-  // start_mutex.
-  std::atomic<bool> solo{false};
+  // process_barrier() works: run queue puts store with release, not
+  // seq_cst, and idle workers settle behind the barrier before they block
+  // (scheduler.cpp, "plain puts"). Set once at runtime start.
+  std::atomic<bool> plain_puts{false};
   // goro::set_goroutine_times: every switch reads the clock to add up each
   // goroutine's run and wait time (off by default: two clock reads a switch).
   std::atomic<bool> goroutine_times{false};

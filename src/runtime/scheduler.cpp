@@ -17,12 +17,14 @@
 //  - Memory order: a goroutine resuming loads its status with acquire; the
 //    ready()/finish_switch that made it runnable stored or CASed with
 //    release. So whatever its waker wrote (a received value) is visible.
-//  - Wake-up protocol (Go's "delicate dance"): whoever adds work does a
-//    seq_cst store or RMW on the run queue, then reads nidle/nspinning
-//    (seq_cst) in wakep(); a worker going idle increments nidle and drops
-//    nspinning (seq_cst RMWs), then re-reads every run queue. One of the
-//    two always sees the other: no runnable goroutine is left while every
-//    worker sleeps.
+//  - Wake-up protocol (Go's "delicate dance"): whoever adds work stores it
+//    on the run queue, then reads nidle/nspinning (seq_cst) in wakep(); a
+//    worker going idle increments nidle and drops nspinning (seq_cst RMWs),
+//    then re-reads every run queue, and again behind a process-wide barrier
+//    before it blocks (idle_settle). One of the two always sees the other:
+//    no runnable goroutine is left while every worker sleeps. The adder's
+//    store is a plain release store where membarrier works (plain_puts),
+//    a seq_cst one where it does not.
 //  - At most maxprocs workers run goroutines; a worker whose processor id is
 //    >= maxprocs hands its queue to the global queue and sleeps.
 #include <cxxabi.h>
@@ -98,11 +100,14 @@ constexpr std::uint32_t wake_in_poll = 8;   // set by the worker itself while it
 constexpr std::int64_t idle_poll_ns = 50'000;
 constexpr int steal_rounds = 4;
 // How long a thief watches a running victim's queue before stealing from it
-// (runq_steal), for its queue and for its runnext: about 2 us here.
+// (runq_steal): about 2 us here.
 constexpr int steal_watch_pauses = 100;
 // A victim's queue is left to it if it would empty it within this many
 // such moments, at the pace it was seen going.
 constexpr std::uint32_t steal_drain_watches = 8;
+// A running victim's runnext is stolen only once the victim has not
+// scheduled (schedtick unchanged) for this long (runq_steal).
+constexpr std::int64_t runnext_stall_ns = 2'000;
 // How long a spinning worker goes on watching victims it left their work to.
 constexpr std::int64_t steal_watch_ns = 50'000;
 // Between two looks at such victims it waits, first steal_backoff_min_ns,
@@ -110,9 +115,15 @@ constexpr std::int64_t steal_watch_ns = 50'000;
 // steal_backoff_max_ns. Each look reads the victim's hottest lines (its
 // run queue, current, schedtick), which its worker writes at every switch
 // and must then fetch back: looking every microsecond slowed a ping-pong
-// pair on the other core by 60%.
+// pair on the other core by 60%, and up to every 8 us still cost the P=2
+// hand-off rows 6-16% against up to every 64 us (A/B, 3 rounds: spawn_seq
+// 0.84, pingpong 0.90, thread_ring 0.94; 128 us gained nothing more). Go's
+// spinning thread looks about as often: its usleep(3) before taking a
+// running victim's runnext lasts some 50 us with the timer slack. New work
+// in the global queue ends the wait at once; new work on a victim's local
+// queue waits for the next look.
 constexpr std::int64_t steal_backoff_min_ns = 1'000;
-constexpr std::int64_t steal_backoff_max_ns = 8'000;
+constexpr std::int64_t steal_backoff_max_ns = 64'000;
 // How long a due timer is left to its own worker, if that worker is awake,
 // before another worker runs it (run_all_due_timers). Below steal_watch_ns,
 // so that a worker that declined a timer is still watching when it may take it.
@@ -347,32 +358,42 @@ inline void prefetch_record(const goroutine* g) noexcept {
   __builtin_prefetch(rec + sizeof(goroutine) - 1);
 }
 
-// Solo (sched.solo: one processor). runq_put's stores of runnext and tail
-// are seq_cst for two readers. A thief: but a thief only ever takes a
-// runnext that is set (a CAS from non-null), and only the owner stores tail,
-// so a plain store into an empty runnext or of tail loses it nothing. And a
-// worker going idle: it counts itself in nidle, then looks at every queue
-// (any_work), while the putter stores, then reads nidle (wakep), a Dekker
-// pair that needs a full barrier on each side; the putter's is its seq_cst
-// store (an exchange on x86, about 9% of pingpong at P=1). With one
-// processor there is no other worker to go idle, so solo puts store with
-// release only, then read `solo` again: if it was cleared meanwhile, they
-// run the fence themselves. gomaxprocs() clears it, then runs
-// process_barrier(), before another processor may run: a put whose second
-// read saw `solo` set stored before that barrier, so whatever looks at the
-// queues after it sees the store; one that saw it cleared fenced.
-inline void publish_fence() noexcept {
-  std::atomic_signal_fence(std::memory_order_seq_cst);  // the load after the store, for the compiler
-  if (!g_sched.solo.load(std::memory_order_relaxed)) [[unlikely]] std::atomic_thread_fence(std::memory_order_seq_cst);
+// Plain puts (sched.plain_puts). Two others read runnext and tail. A
+// thief: it only ever takes a runnext that is set (a CAS from non-null) and
+// never stores tail, so a plain store into an empty runnext or of tail loses
+// it nothing. And a worker going idle: it counts itself in nidle, then looks
+// at every queue (any_work), while the putter stores, then reads nidle
+// (wakep). That is a Dekker pair, a full barrier needed on each side. A
+// seq_cst store would be the putter's (an exchange on x86: about 9% of a
+// hand-off at P=1, and more at P=2, where the other core reads the line).
+// Instead the idle side pays for both sides, and only as it is about to
+// block: idle_settle() runs process_barrier() (membarrier: every running
+// thread of the process passes a full barrier) and then looks at the queues
+// again. A put whose store that barrier did not order before the look read
+// nidle after the barrier, so it saw the sleeper counted and woke a worker.
+// Until it settles an idle worker only polls; a put it missed waits at most
+// for that poll, and only if the putter does not run the goroutine first.
+// Where membarrier does not work, puts store seq_cst and nobody settles.
+template <class T>
+inline void publish(std::atomic<T>& a, T v) noexcept {
+  if (g_sched.plain_puts.load(std::memory_order_relaxed)) [[likely]] {
+    a.store(v, std::memory_order_release);
+  } else {
+    a.store(v, std::memory_order_seq_cst);
+  }
+  // The barrier argument needs the store before wakep()'s load of nidle in
+  // program order: the compiler may otherwise swap a release store and a
+  // later load.
+  std::atomic_signal_fence(std::memory_order_seq_cst);
 }
 
 // Puts g on p's local queue; in runnext when `next`. Owner only (code running on p).
 void runq_put(processor* p, goroutine* g, bool next) noexcept {
-  bool solo = g_sched.solo.load(std::memory_order_relaxed);
   if (next) {
-    if (solo && p->runq.runnext.load(std::memory_order_relaxed) == nullptr) {
-      p->runq.runnext.store(g, std::memory_order_release);
-      publish_fence();
+    // Only the owner makes runnext non-null: an empty one stays empty
+    // until this store.
+    if (p->runq.runnext.load(std::memory_order_relaxed) == nullptr) {
+      publish(p->runq.runnext, g);
       return;
     }
     goroutine* old = p->runq.runnext.exchange(g, std::memory_order_seq_cst);
@@ -391,12 +412,7 @@ void runq_put(processor* p, goroutine* g, bool next) noexcept {
     std::uint32_t t = p->runq.tail.load(std::memory_order_acquire);
     if (t - h < local_runq::capacity) {
       p->runq.slots[t % local_runq::capacity].store(g, std::memory_order_relaxed);
-      if (solo) {
-        p->runq.tail.store(t + 1, std::memory_order_release);
-        publish_fence();
-      } else {
-        p->runq.tail.store(t + 1, std::memory_order_seq_cst);
-      }
+      publish(p->runq.tail, t + 1);
       return;
     }
     if (runq_put_slow(p, g, h, t)) return;
@@ -412,7 +428,7 @@ void runq_put_array(processor* p, goroutine* const* gs, std::uint32_t n) noexcep
     for (std::uint32_t i = 0; i < n; ++i) {
       p->runq.slots[(t + i) % local_runq::capacity].store(gs[i], std::memory_order_relaxed);
     }
-    p->runq.tail.store(t + n, std::memory_order_seq_cst);
+    publish(p->runq.tail, t + n);
     return;
   }
   for (std::uint32_t i = 0; i < n; ++i) runq_put(p, gs[i], false);  // the overflow spills
@@ -459,17 +475,30 @@ goroutine* runq_steal(processor* p, processor* victim, bool take_runnext, bool& 
       if (next == nullptr) return nullptr;
       if (victim->current.load(std::memory_order_relaxed) != nullptr) {
         // The victim is running a goroutine and will most likely run its
-        // runnext next (ping-pong hands off through runnext all the time).
-        // Go sleeps 3 us here and steals; goro steals only if the victim did
-        // not schedule at all meanwhile, i.e. its goroutine is really busy.
+        // runnext next (hand-offs go through runnext all the time). Go
+        // sleeps 3 us here (50 or more with the timer slack) and steals;
+        // goro steals only once the victim has not scheduled for
+        // runnext_stall_ns, seen over this worker's looks (find_runnable's
+        // backoff spaces them), i.e. its goroutine is really busy. A
+        // shorter watch (100 PAUSEs, about 2 us) stole a ring of hand-offs
+        // whenever the host interrupted its core, about 150 times a second
+        // in thread_ring, each time moving the ring's goroutines to the
+        // other core's cache.
         std::uint32_t tick = victim->schedtick.load(std::memory_order_relaxed);
-        for (int i = 0; i < steal_watch_pauses; ++i) cpu_relax();
-        if (victim->schedtick.load(std::memory_order_relaxed) != tick) {
+        std::int64_t now = nanotime();
+        processor::runnext_watch& w = p->watches[victim->id];
+        if (w.since == 0 || w.tick != tick || w.next != next) {
+          w.tick = tick;
+          w.next = next;
+          w.since = now;
+        }
+        if (now - w.since < runnext_stall_ns) {
           declined = true;
           return nullptr;
         }
       }
       if (victim->runq.runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
+        p->watches[victim->id].since = 0;  // the same goroutine readied again is a new wait
         return next;
       }
       continue;
@@ -502,7 +531,7 @@ goroutine* runq_steal(processor* p, processor* victim, bool take_runnext, bool& 
       n -= 1;
       goroutine* g = p->runq.slots[(t + n) % local_runq::capacity].load(std::memory_order_relaxed);
       prefetch_record(g);
-      if (n != 0) p->runq.tail.store(t + n, std::memory_order_seq_cst);
+      if (n != 0) publish(p->runq.tail, t + n);
       return g;
     }
   }
@@ -543,8 +572,8 @@ goroutine* global_get(processor* p, bool just_one) noexcept {
     runq_put_array(p, b->g + b->first + 1, b->n - b->first - 1);
     // Between the unlock and the store of tail these goroutines were on no
     // queue another worker could see: one that looked then (global_size
-    // already 0, this ring still empty) may have gone to sleep. Wake one, as
-    // whoever adds work does (the store of tail was seq_cst).
+    // already 0, this ring still empty) may have gone idle. Wake one, as
+    // whoever adds work does.
     wakep();
   }
   if (p->spare_batch.load(std::memory_order_relaxed) == nullptr) {
@@ -996,6 +1025,19 @@ void stop_for_gomaxprocs(processor* p) noexcept {
   p->parked_for_gomaxprocs.store(false, std::memory_order_release);
 }
 
+// Before an idle worker blocks: the idle side of the plain-puts barrier (see
+// publish). Unless every processor is idle, runs process_barrier() and
+// looks at the queues again; true if there is work after all. With every
+// processor idle (counted under the lock, maxprocs read seq_cst) nobody can
+// be putting: a worker must first leave the idle list, an RMW of nidle
+// after ours, and its wakep() then sees us counted.
+bool idle_settle() noexcept {
+  if (!g_sched.plain_puts.load(std::memory_order_relaxed)) return false;  // puts are seq_cst
+  if (g_sched.maxprocs.load(std::memory_order_seq_cst) <= 1 || all_idle()) return false;
+  process_barrier();
+  return any_work();
+}
+
 // An idle worker (on the idle list, not spinning) waits for work: until a
 // wakep() token, the earliest timer, or the next pool sweep; or, if it can
 // claim the poller, until a socket it watches is ready. Returns to look again.
@@ -1015,6 +1057,7 @@ void idle_wait(processor* p, std::int64_t look_at) noexcept {
   if (pool_sweep_pending(p) && (deadline < 0 || pool_next_sweep(p) < deadline)) deadline = pool_next_sweep(p);
   bool io = netpoll_has_waiters();
   if (io && netpoll_poll(0, nullptr, 0) > 0) return;  // readied goroutines onto our queue
+  bool settled = false;  // idle_settle() ran and found nothing
   // Sockets are watched: wait in the poller, if no other worker does, saying
   // so (wake_in_poll) so that wakep() breaks the wait. At once, without the
   // poll below: what this worker waits for is most likely a socket, and
@@ -1022,7 +1065,11 @@ void idle_wait(processor* p, std::int64_t look_at) noexcept {
   // word would not see it. Not for a deadline the poller's clock cannot
   // keep (a kernel without epoll_pwait2 counts in milliseconds): the futex
   // wait below keeps it.
-  if (io && (deadline < 0 || netpoll_precise() || deadline - now >= 1'000'000) && netpoll_try_block()) {
+  if (io && (deadline < 0 || netpoll_precise() || deadline - now >= 1'000'000)) {
+    if (idle_settle()) return;
+    settled = true;
+  }
+  if (settled && netpoll_try_block()) {
     std::uint32_t expected = 0;
     if (p->wake_word.compare_exchange_strong(expected, wake_in_poll, std::memory_order_acq_rel,
                                              std::memory_order_acquire)) {
@@ -1045,6 +1092,7 @@ void idle_wait(processor* p, std::int64_t look_at) noexcept {
   // Then sleep until the deadline, saying so (wake_sleeping), so that
   // wakep() knows it must make the futex call. The CAS fails once a
   // token has come; a spurious wake sleeps again for what is left.
+  if (p->wake_word.load(std::memory_order_acquire) == 0 && !settled && idle_settle()) return;
   for (;;) {
     std::int64_t left = -1;
     if (deadline >= 0) {
@@ -1260,7 +1308,7 @@ scheduler& sched() noexcept { return g_sched; }
 
 bool all_idle() noexcept {
   runtime_lock_guard lock(g_sched.lock);
-  int procs = g_sched.maxprocs.load(std::memory_order_relaxed);
+  int procs = g_sched.maxprocs.load(std::memory_order_seq_cst);  // seq_cst: see idle_settle
   int n = 0;
   for (processor* q = g_sched.idle_head; q != nullptr; q = q->idle_next) {
     if (q->id < procs) ++n;
@@ -1378,10 +1426,10 @@ void runtime_start() noexcept {
   if (g_sched.nprocs.load(std::memory_order_relaxed) != 0) return;
   stack_install_overflow_handler();
   registry_init();  // before any goroutine runs
+  g_sched.plain_puts.store(process_barrier_ready(), std::memory_order_relaxed);  // before any put
   int n = default_procs();
   g_sched.maxprocs.store(n, std::memory_order_release);
   grow_procs(n);
-  g_sched.solo.store(n == 1 && process_barrier_ready(), std::memory_order_relaxed);
   trace_start_from_env();
   std::atexit(&on_exit);
   diagnostics_start();
@@ -1569,9 +1617,6 @@ int gomaxprocs(int n) {
   {
     std::lock_guard lock(start_mutex());
     grow_procs(n);
-    // Leaving solo: the barrier orders every plain put before it ahead of
-    // anything another processor does once it may run (see publish_fence).
-    if (n != 1 && g_sched.solo.exchange(false, std::memory_order_seq_cst)) process_barrier();
     g_sched.maxprocs.store(n, std::memory_order_seq_cst);
   }
   int created = g_sched.nprocs.load(std::memory_order_acquire);
@@ -1594,15 +1639,6 @@ int gomaxprocs(int n) {
           std::this_thread::sleep_for(std::chrono::microseconds(20));
         }
       }
-    }
-  }
-  if (n == 1) {
-    // Entering solo: safe at any time (a processor still stopping only
-    // steals, which plain puts do not disturb, or goes idle, and is not
-    // needed awake), but only while no later call has raised maxprocs.
-    std::lock_guard lock(start_mutex());
-    if (g_sched.maxprocs.load(std::memory_order_relaxed) == 1) {
-      g_sched.solo.store(process_barrier_ready(), std::memory_order_relaxed);
     }
   }
   return old;

@@ -8,6 +8,8 @@
 #include <thread>
 #include <vector>
 
+#include <goro/debug.hpp>
+
 #include "support/test_support.hpp"
 
 using namespace goro_test;
@@ -291,10 +293,11 @@ TEST(Gomaxprocs, ChangesWhileGoroutinesRun) {
   });
 }
 
-// At gomaxprocs 1 a processor publishes to its run queue with plain stores
-// (scheduler.cpp, "solo"); raising gomaxprocs must still let the new
-// processor find and run what was queued there. The goroutine that queued
-// them never switches away, so only another processor can run them.
+// A processor publishes to its run queue with plain stores (scheduler.cpp,
+// "plain puts"), and at gomaxprocs 1 its worker sleeps without the barrier
+// (no other processor could be putting); raising gomaxprocs must still let
+// the new processor find and run what was queued there. The goroutine that
+// queued them never switches away, so only another processor can run them.
 // Driven from this plain thread: the one processor is taken.
 TEST(Gomaxprocs, RaisedFromOneRunsWhatTheBusyProcessorQueued) {
   int old = goro::gomaxprocs(1);
@@ -316,6 +319,46 @@ TEST(Gomaxprocs, RaisedFromOneRunsWhatTheBusyProcessorQueued) {
   f->release = true;
   ASSERT_TRUE(a && b);
   EXPECT_EQ(*a + *b, 3);
+  goro::gomaxprocs(old);
+}
+
+namespace {
+bool waiting(std::uint64_t id) {
+  for (const goro::goroutine_info& g : goro::goroutines()) {
+    if (g.id == id) return g.state == goro::goroutine_info::status::waiting;
+  }
+  return false;
+}
+}  // namespace
+
+// A goroutine readied by one that then runs on without switching waits in
+// that processor's runnext, put there with a plain store (scheduler.cpp,
+// "plain puts"); the other processor, idle (polling, settling behind the
+// barrier or asleep, depending on the round), must take it: runq_steal takes
+// a runnext whose processor has stopped scheduling.
+TEST(Gomaxprocs, AnIdleProcessorRunsWhatABusyOneReadied) {
+  int old = goro::gomaxprocs(2);
+  for (int round = 0; round < 100; ++round) {
+    struct flags {
+      std::atomic<std::uint64_t> id{0};
+      std::atomic<bool> ran{false};
+    };
+    auto f = std::make_shared<flags>();  // outlives a failed test
+    auto ch = goro::make_chan<int>();
+    goro::go([f, ch] {
+      f->id = goro::this_goroutine::id();
+      ch.recv();
+      f->ran = true;
+    });
+    ASSERT_TRUE(spin_until([&] { return f->id != 0 && waiting(f->id); }));
+    auto done = goro::make_chan<bool>(1);
+    goro::go([f, ch, done] {
+      ch.send(1);  // readies the receiver into this processor's runnext
+      done.send(spin_until([&] { return f->ran.load(); }));  // never switches away meanwhile
+    });
+    auto ok = recv_within<bool>(done);
+    ASSERT_TRUE(ok.has_value() && *ok) << "round " << round;
+  }
   goro::gomaxprocs(old);
 }
 
