@@ -98,6 +98,9 @@ constexpr std::uint32_t wake_sleeping = 4;  // set by the worker itself while in
 constexpr std::uint32_t wake_in_poll = 8;   // set by the worker itself while it blocks in the netpoller
 // How long an idle worker polls its wake word before sleeping.
 constexpr std::int64_t idle_poll_ns = 50'000;
+// How long it sleeps at most, between looks, when its barrier failed
+// (idle_settle).
+constexpr std::int64_t unordered_idle_ns = 50'000;
 constexpr int steal_rounds = 4;
 // How long a thief watches a running victim's queue before stealing from it
 // (runq_steal): about 2 us here.
@@ -1028,13 +1031,18 @@ void stop_for_gomaxprocs(processor* p) noexcept {
 // Before an idle worker blocks: the idle side of the plain-puts barrier (see
 // publish). Unless every processor is idle, runs process_barrier() and
 // looks at the queues again; true if there is work after all. With every
-// processor idle (counted under the lock, maxprocs read seq_cst) nobody can
-// be putting: a worker must first leave the idle list, an RMW of nidle
-// after ours, and its wakep() then sees us counted.
-bool idle_settle() noexcept {
+// processor idle (counted under the lock, maxprocs read seq_cst) no other
+// worker can be putting: it must first leave the idle list, an RMW of
+// nidle after ours, and its wakep() then sees us counted. (A worker still
+// on the idle list may put onto its own queue, from a timer or the poller;
+// it runs that goroutine itself.) Sets `unordered` if the barrier failed
+// (membarrier refused after start, say by a seccomp filter installed
+// later): the look then proves nothing, and the caller sleeps at most
+// unordered_idle_ns before it looks again.
+bool idle_settle(bool& unordered) noexcept {
   if (!g_sched.plain_puts.load(std::memory_order_relaxed)) return false;  // puts are seq_cst
   if (g_sched.maxprocs.load(std::memory_order_seq_cst) <= 1 || all_idle()) return false;
-  process_barrier();
+  if (!process_barrier()) unordered = true;
   return any_work();
 }
 
@@ -1058,6 +1066,16 @@ void idle_wait(processor* p, std::int64_t look_at) noexcept {
   bool io = netpoll_has_waiters();
   if (io && netpoll_poll(0, nullptr, 0) > 0) return;  // readied goroutines onto our queue
   bool settled = false;  // idle_settle() ran and found nothing
+  auto settle = [&]() -> bool {  // true: there is work after all
+    settled = true;
+    bool unordered = false;
+    if (idle_settle(unordered)) return true;
+    if (unordered) {
+      std::int64_t cap = nanotime() + unordered_idle_ns;
+      if (deadline < 0 || deadline > cap) deadline = cap;
+    }
+    return false;
+  };
   // Sockets are watched: wait in the poller, if no other worker does, saying
   // so (wake_in_poll) so that wakep() breaks the wait. At once, without the
   // poll below: what this worker waits for is most likely a socket, and
@@ -1065,10 +1083,7 @@ void idle_wait(processor* p, std::int64_t look_at) noexcept {
   // word would not see it. Not for a deadline the poller's clock cannot
   // keep (a kernel without epoll_pwait2 counts in milliseconds): the futex
   // wait below keeps it.
-  if (io && (deadline < 0 || netpoll_precise() || deadline - now >= 1'000'000)) {
-    if (idle_settle()) return;
-    settled = true;
-  }
+  if (io && (deadline < 0 || netpoll_precise() || deadline - now >= 1'000'000) && settle()) return;
   if (settled && netpoll_try_block()) {
     std::uint32_t expected = 0;
     if (p->wake_word.compare_exchange_strong(expected, wake_in_poll, std::memory_order_acq_rel,
@@ -1092,7 +1107,7 @@ void idle_wait(processor* p, std::int64_t look_at) noexcept {
   // Then sleep until the deadline, saying so (wake_sleeping), so that
   // wakep() knows it must make the futex call. The CAS fails once a
   // token has come; a spurious wake sleeps again for what is left.
-  if (p->wake_word.load(std::memory_order_acquire) == 0 && !settled && idle_settle()) return;
+  if (p->wake_word.load(std::memory_order_acquire) == 0 && !settled && settle()) return;
   for (;;) {
     std::int64_t left = -1;
     if (deadline >= 0) {
